@@ -1,0 +1,114 @@
+"""The explicit list of capabilities, and running a request on the first ready backend.
+
+Each capability lives in its own package `models/<name>/` whose `__init__` defines
+`capability(settings) -> Capability` without importing anything heavy. `CAPABILITY_MODULES` below is the
+whole list: adding a capability means adding a package and one line here. A duplicate or unknown name
+raises. `Registry.run` picks the first backend whose status is ready, loads it through the model cache
+(shared by key, pinned while it runs, one OOM retry) and stamps the backend name on the result.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+
+from core.errors import CapabilityUnavailable
+from core.vocabulary import INTENTS
+from models.cache import ModelCache
+from models.contracts import DOWNLOADABLE, READY, Backend, Capability, CapabilityRequest, CapabilityResult
+
+CAPABILITY_MODULES = (
+    "models.image_generation",
+    "models.face_swap",
+    "models.background_removal",
+    "models.object_removal",
+    "models.style_transfer",
+    "models.upscale",
+    "models.image_edit",
+    "models.chat",
+)
+
+
+class Registry:
+    def __init__(self, cache: ModelCache, device: str = "cpu"):
+        self.cache = cache
+        self.device = device
+        self._capabilities: dict[str, Capability] = {}
+
+    def add(self, capability: Capability) -> None:
+        if capability.name not in INTENTS:
+            raise ValueError(f"unknown capability name {capability.name!r}; the vocabulary is {INTENTS}")
+        if capability.name in self._capabilities:
+            raise ValueError(f"capability {capability.name!r} is registered twice")
+        names = [b.name for b in capability.backends]
+        if len(names) != len(set(names)):
+            raise ValueError(f"capability {capability.name!r} has two backends with the same name: {names}")
+        self._capabilities[capability.name] = capability
+
+    def get(self, name: str) -> Capability:
+        try:
+            return self._capabilities[name]
+        except KeyError:
+            raise ValueError(f"unknown capability {name!r}") from None
+
+    def names(self) -> list[str]:
+        return list(self._capabilities)
+
+    def __iter__(self):
+        return iter(self._capabilities.values())
+
+    def describe(self) -> list[dict]:
+        return [c.describe() for c in self._capabilities.values()]
+
+    def ready_backend(self, name: str) -> Backend:
+        capability = self.get(name)
+        problems = []
+        for backend in capability.backends:
+            status = backend.status()
+            if status.state == READY or (status.state == DOWNLOADABLE and _downloads_allowed(backend)):
+                return backend
+            problems.append(f"{backend.name}: {status.reason}" + (f" (fix: {status.fix})" if status.fix else ""))
+        if not capability.backends:
+            raise CapabilityUnavailable(
+                f"{_human(name)} is not available yet: {capability.planned or 'no backend is installed in this version.'}",
+                details={"capability": name})
+        raise CapabilityUnavailable(
+            f"{_human(name)} cannot run here: " + "; ".join(problems),
+            suggestions=[p for p in (s.split("(fix: ", 1)[1].rstrip(")") for s in problems if "(fix: " in s)],
+            details={"capability": name})
+
+    def run(self, request: CapabilityRequest, backend: Backend | None = None) -> CapabilityResult:
+        backend = backend or self.ready_backend(request.capability)
+        started = time.perf_counter()
+        request.device = self.device
+        result = self.cache.run(backend.cache_key(), lambda: backend.load(self.device),
+                                lambda handle: backend.run(handle, request), backend.estimated_bytes)
+        result.backend = result.backend or backend.name
+        result.metadata.setdefault("backend_seconds", round(time.perf_counter() - started, 4))
+        result.metadata.setdefault("licence", backend.licence)
+        return result
+
+
+def build_registry(settings, cache: ModelCache, device: str = "cpu", modules=CAPABILITY_MODULES) -> Registry:
+    registry = Registry(cache, device)
+    for module_name in modules:
+        module = importlib.import_module(module_name)
+        capability = module.capability(settings)
+        if hasattr(capability, "attach_registry"):
+            capability.attach_registry(registry)
+        for backend in capability.backends:
+            if hasattr(backend, "attach_registry"):
+                backend.attach_registry(registry)
+        registry.add(capability)
+    missing = set(INTENTS) - set(registry.names())
+    if missing:
+        raise ValueError(f"capabilities without a module: {sorted(missing)}")
+    return registry
+
+
+def _downloads_allowed(backend: Backend) -> bool:
+    return bool(getattr(backend.settings, "allow_downloads", False))
+
+
+def _human(name: str) -> str:
+    return name.replace("_", " ").capitalize()
