@@ -1,0 +1,275 @@
+"""`Pipeline.process_message`: one chat message through classify → refine → route → format.
+
+The caller (UI or API) passes the text, the session id ("" for a new session), the attached images (paths,
+bytes or PIL images) and a context dict: `owner` (an owner id from pipeline.identity, required), and
+optionally `mask`, `force_intent`, `params`, `image_ids` (stored images to use as attachments — chips use
+this to re-run a message), `consent`, `correction_of`, `progress`, `cancel_event`. Input that cannot be
+accepted (giant text, broken image, unknown session) is answered without writing anything; once accepted,
+the user message, the reply and every image are stored, each message in one transaction. Expected problems
+are `GatewayError`s and become ordinary replies; anything else is logged with a traceback and answered with
+an error id, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+
+from core.errors import ConsentRequired, GatewayError, InvalidInput
+from core.images import encode_png, load_image
+from core.vocabulary import HUMAN_NAMES
+from models.contracts import CapabilityRequest, CapabilityResult, InputImage
+from pipeline.classify import ClassifyContext, Intent
+from pipeline.references import resolve_inputs
+from pipeline.response import CLARIFICATION, ERROR, Response, ResponseImage
+from pipeline.store import NewImage
+from pipeline.suggest import follow_ups, routing_actions
+
+log = logging.getLogger(__name__)
+
+CONTEXT_KEYS = {"force_intent", "params", "image_ids", "consent", "correction_of", "corrected_from"}  # accepted from API callers
+
+
+class Pipeline:
+    def __init__(self, settings, store, registry, router, refiner):
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.router = router
+        self.refiner = refiner
+
+    # ---- entry point -----------------------------------------------------------------------------------
+    def process_message(self, message: str, session_id: str | None, images=(), context: dict | None = None) -> Response:
+        context = dict(context or {})
+        owner = context.get("owner")
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        session_id = (session_id or "").strip()
+        try:
+            if not owner:
+                raise InvalidInput("No owner given for this request.")
+            text = self._check_text(message)
+            session = self.store.get_session(session_id, owner) if session_id else None
+            attachments, notes = self._load_attachments(images, owner, context)
+            mask = self._load_mask(context.get("mask"))
+        except GatewayError as exc:
+            return self._error_reply(session_id, exc)
+        timings["validate_ms"] = _ms(started)
+        if session is None:
+            session = self.store.create_session(owner, title=_title(text))
+        try:
+            return self._accepted(text, session, attachments, mask, notes, owner, context, timings, started)
+        except Exception as exc:  # noqa: BLE001 - the server keeps serving; the log has the traceback
+            error_id = uuid.uuid4().hex[:12]
+            log.exception("error %s while processing a message in session %s", error_id, session.id)
+            return self._error_reply(session.id, GatewayError(
+                f"Something went wrong on our side (error id {error_id}). Your message was not lost; please try again."),
+                error_id=error_id)
+
+    # ---- validation ------------------------------------------------------------------------------------
+    def _check_text(self, message) -> str:
+        if message is None:
+            message = ""
+        if not isinstance(message, str):
+            raise InvalidInput("The message must be text.")
+        if len(message) > self.settings.max_prompt_chars:
+            raise InvalidInput(
+                f"Your message is {len(message):,} characters long; the limit is {self.settings.max_prompt_chars:,}.",
+                suggestions=["Shorten the message and send it again."])
+        return message.strip()
+
+    def _load_attachments(self, images, owner: str, context: dict):
+        images = [img for img in (images or []) if img is not None]
+        stored_ids = list(context.get("image_ids") or [])
+        if len(images) + len(stored_ids) > self.settings.max_images_per_message:
+            raise InvalidInput(f"At most {self.settings.max_images_per_message} images per message, please.")
+        loaded, notes = [], []
+        for image_id in stored_ids:
+            row = self.store.get_image(str(image_id), owner)
+            img = load_image(row.path, max_bytes=2**40, max_pixels=self.settings.max_output_pixels)
+            loaded.append(InputImage(img.image, image_id=row.id, recipe=row.recipe or None, role="attachment"))
+        for index, source in enumerate(images):
+            label = "the image" if len(images) == 1 else f"image {index + 1}"
+            img = load_image(source, max_bytes=self.settings.max_upload_bytes,
+                             max_pixels=self.settings.max_image_pixels, label=label)
+            loaded.append(InputImage(img.image, image_id=None, role="attachment"))
+            notes.extend(img.notes)
+        return loaded, notes
+
+    def _load_mask(self, source):
+        if source is None:
+            return None
+        mask = load_image(source, max_bytes=self.settings.max_upload_bytes,
+                          max_pixels=self.settings.max_image_pixels, label="the mask").image
+        if mask.mode == "RGBA" and mask.getextrema()[3][0] < 255:
+            return mask.getchannel("A")  # painted strokes on a transparent layer
+        return mask.convert("L")
+
+    # ---- the four steps ---------------------------------------------------------------------------------
+    def _accepted(self, text, session, attachments, mask, notes, owner, context, timings, started) -> Response:
+        latest = self.store.latest_image(session.id, owner)  # before this message's own images are stored
+        # Attachments are stored with the user message, so chips can re-run it and "it" can refer to them.
+        new_images = []
+        for inp in attachments:
+            if inp.image_id is None:
+                new_images.append(self._new_image(inp.image, {"source": "upload"}, []))
+                inp.image_id = new_images[-1].id
+        stored_ids = [i for i in (context.get("image_ids") or [])]
+        user_row = self.store.add_message(session.id, owner, "user", text,
+                               metadata={"context": _public_context(context), "notes": notes},
+                               image_ids=stored_ids, new_images=new_images)
+        attachment_ids = [inp.image_id for inp in attachments]
+
+        t = time.perf_counter()
+        classify_context = ClassifyContext(n_images=len(attachments), has_latest_image=latest is not None,
+                                           has_mask=mask is not None)
+        intent = self.router.route(text, classify_context, forced_intent=context.get("force_intent"))
+        intent.params.update(context.get("params") or {})
+        timings["classify_ms"] = _ms(t)
+        if context.get("correction_of"):
+            self.store.record_correction(session.id, owner, context["correction_of"], text,
+                                         context.get("corrected_from", ""), intent.name)
+
+        base_meta = {"intent": intent.name, "confidence": round(intent.confidence, 3),
+                     "candidates": [[n, round(p, 3)] for n, p in intent.candidates[:3]],
+                     "router": intent.source, "notes": list(notes), "user_message_id": user_row.id}
+        if intent.ambiguous and not context.get("force_intent"):
+            return self._clarify(session.id, owner, text, intent, attachment_ids, base_meta, timings, started)
+
+        try:
+            capability = self.registry.get(intent.name)
+            t = time.perf_counter()
+            refinement = self.refiner.refine(text, intent)
+            timings["refine_ms"] = _ms(t)
+            base_meta["notes"] += refinement.notes
+            inputs = resolve_inputs(attachments, latest, capability, self._load_stored)
+            self._check_consent(capability, session, owner, context, text, attachment_ids)
+            request = CapabilityRequest(
+                capability=capability.name, text=text, params=refinement.params, images=inputs, mask=mask,
+                prompt=refinement.prompt, negative_prompt=refinement.negative, context=_public_context(context),
+                session_metadata=dict(self.store.get_session(session.id, owner).metadata),
+                progress=context.get("progress"), cancel_event=context.get("cancel_event"))
+            t = time.perf_counter()
+            result = self.registry.run(request)
+            timings["route_ms"] = _ms(t)
+        except ConsentRequired as exc:
+            return self._ask_consent(session.id, owner, text, intent, exc, attachment_ids, base_meta, timings, started)
+        except GatewayError as exc:
+            return self._store_reply(session.id, owner, self._error_reply(session.id, exc), base_meta, timings, started,
+                                     extra_actions=routing_actions(intent, text, attachment_ids, user_row.id))
+        if result.session_updates:
+            self.store.update_session(session.id, owner, metadata_updates=result.session_updates)
+        return self._format(session.id, owner, text, intent, refinement, result, attachment_ids, base_meta, timings, started)
+
+    def _load_stored(self, row) -> InputImage:
+        img = load_image(row.path, max_bytes=2**40, max_pixels=self.settings.max_output_pixels)
+        return InputImage(img.image, image_id=row.id, recipe=row.recipe or None, role="latest")
+
+    def _check_consent(self, capability, session, owner, context, text, attachment_ids) -> None:
+        key = capability.requires_consent
+        if not key:
+            return
+        if self.store.get_session(session.id, owner).metadata.get(key):
+            return
+        if context.get("consent") is True:
+            self.store.update_session(session.id, owner, metadata_updates={key: True, f"{key}_at": time.time()})
+            return
+        raise ConsentRequired(capability.consent_text or "Please confirm you have the right to do this.",
+                              consent_key=key, confirm_label="I confirm")
+
+    # ---- replies ---------------------------------------------------------------------------------------------
+    def _format(self, session_id, owner, text, intent, refinement, result: CapabilityResult, attachment_ids,
+                meta, timings, started) -> Response:
+        t = time.perf_counter()
+        new_images = []
+        for out in result.images:
+            recipe = {"capability": intent.name, "backend": result.backend, "model_id": result.model_id,
+                      **out.recipe, "parent_ids": out.parent_ids}
+            new_images.append(self._new_image(out.image, recipe, out.parent_ids, out.png_text))
+        meta.update({"capability": intent.name, "backend": result.backend, "model_id": result.model_id,
+                     **{k: v for k, v in result.metadata.items() if _jsonable(v)}})
+        message = result.message or ("Done." if result.images else "")
+        if meta["notes"]:
+            message = (message + "\n\n" if message else "") + "Note: " + "; ".join(meta["notes"]) + "."
+        available = {c["name"] for c in self.registry.describe() if c["available"]}
+        actions = [a.to_dict() for a in result.actions]
+        actions += routing_actions(intent, text, attachment_ids, meta["user_message_id"])
+        suggestions = list(dict.fromkeys(result.suggestions + follow_ups(intent.name, available, bool(new_images))))[:4]
+        response = Response(session_id=session_id, message_id=None, type=result.type, message=message,
+                            prompt=refinement.prompt or None, negative_prompt=refinement.negative or None,
+                            metadata=meta, actions=actions, suggestions=suggestions)
+        timings["format_ms"] = _ms(t)
+        return self._store_reply(session_id, owner, response, {}, timings, started, new_images=new_images)
+
+    def _store_reply(self, session_id, owner, response: Response, meta, timings, started, new_images=(),
+                     extra_actions=()) -> Response:
+        response.metadata = {**meta, **response.metadata}
+        response.actions = list(response.actions) + list(extra_actions)
+        t = time.perf_counter()
+        response.metadata["timings_ms"] = dict(timings)
+        row = self.store.add_message(session_id, owner, "assistant", response.message,
+                                     metadata=response.metadata_for_store(), new_images=list(new_images))
+        response.message_id = row.id
+        response.images = [ResponseImage(id=img.id, path=str(img.path), width=img.width, height=img.height,
+                                         mime=img.mime) for img in row.images]
+        timings["store_ms"] = _ms(t)
+        timings["total_ms"] = _ms(started)
+        response.metadata["timings_ms"] = dict(timings)
+        return response
+
+    def _clarify(self, session_id, owner, text, intent: Intent, attachment_ids, meta, timings, started) -> Response:
+        actions = [{"id": f"intent:{name}", "label": HUMAN_NAMES.get(name, name),
+                    "message": text, "context": {"force_intent": name, "image_ids": attachment_ids}}
+                   for name, _ in intent.candidates[:3]]
+        response = Response(session_id=session_id, message_id=None, type=CLARIFICATION,
+                            message="I'm not sure what you'd like me to do. Did you mean one of these?",
+                            metadata=meta, actions=actions)
+        return self._store_reply(session_id, owner, response, {}, timings, started)
+
+    def _ask_consent(self, session_id, owner, text, intent, exc: ConsentRequired, attachment_ids, meta, timings, started):
+        actions = [{"id": f"consent:{exc.consent_key}", "label": exc.confirm_label, "message": text,
+                    "context": {"force_intent": intent.name, "consent": True, "image_ids": attachment_ids,
+                                "params": {}}}]
+        response = Response(session_id=session_id, message_id=None, type=CLARIFICATION, message=exc.message,
+                            metadata={**meta, "needs_consent": exc.consent_key}, actions=actions,
+                            error={"code": exc.code, "message": exc.message})
+        return self._store_reply(session_id, owner, response, {}, timings, started)
+
+    def _error_reply(self, session_id, exc: GatewayError, error_id: str | None = None) -> Response:
+        error = exc.to_dict()
+        if error_id:
+            error["error_id"] = error_id
+        return Response(session_id=session_id or "", message_id=None, type=ERROR, message=exc.message,
+                        error=error, suggestions=list(exc.suggestions))
+
+    def _new_image(self, image, recipe: dict, parent_ids, png_text: dict | None = None) -> NewImage:
+        text = {"gateway_recipe": json.dumps(recipe, ensure_ascii=False, default=str), **(png_text or {})}
+        if recipe.get("capability"):
+            text.setdefault("Software", "AI image gateway")
+        data = encode_png(image, text=text, compress_level=self.settings.png_compress_level)
+        return NewImage(data=data, width=image.width, height=image.height, mime="image/png",
+                        parent_ids=list(parent_ids), recipe=recipe)
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 3)
+
+
+def _title(text: str) -> str:
+    text = " ".join(text.split())
+    return (text[:57] + "…") if len(text) > 58 else (text or "New chat")
+
+
+def _public_context(context: dict) -> dict:
+    return {k: v for k, v in context.items() if k in CONTEXT_KEYS and _jsonable(v)}
+
+
+def _jsonable(value) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
