@@ -142,6 +142,7 @@ class Capability:
     params: tuple[str, ...] = ()  # parameter keys it accepts
     requires_consent: str | None = None  # session metadata key that must be true before it runs
     consent_text: str = ""
+    consent_label: str = "I confirm"
     backends: list[Backend] = field(default_factory=list)
     planned: str = ""  # when no backend exists yet: what is coming
     # Capability-specific parameters parsed from the message text (e.g. which face, brush strength); merged

@@ -177,7 +177,7 @@ class Pipeline:
             self.store.update_session(session.id, owner, metadata_updates={key: True, f"{key}_at": time.time()})
             return
         raise ConsentRequired(capability.consent_text or "Please confirm you have the right to do this.",
-                              consent_key=key, confirm_label="I confirm")
+                              consent_key=key, confirm_label=capability.consent_label)
 
     # ---- replies ---------------------------------------------------------------------------------------------
     def _format(self, session_id, owner, text, intent, refinement, result: CapabilityResult, attachment_ids,
