@@ -1,0 +1,209 @@
+"""The embedded background remover: OpenCV GrabCut seeded by a person prior or a frame, then a guided filter.
+
+No person-segmentation network can be installed from the package registries next to this project's numpy 2
+(mediapipe's selfie model needs numpy<2 or a `--no-deps` rebuild), so people are found by their face: dlib's
+built-in HOG face detector (no weight file; OpenCV's bundled Haar cascade when dlib is absent) places a
+head-and-torso template that seeds GrabCut, which then follows the real colours. Anything else is seeded by a
+rectangle a few percent inside the frame. GrabCut runs at 320 px on the long side (about 0.2–1 s on one
+core); the mask is scaled back and its edge turned into a soft alpha by a guided filter with the photo as
+guide (He et al. 2010), so the edge follows the image's own edges at full resolution. Against hand-outlined
+real photos (bench/bench_background_removal.py) the face prior reached IoU 0.85 on `astronaut` and 0.90 on
+Grace Hopper, against 0.54 and 0.74 with the frame alone; the frame gives 0.95 on `coffee` but only 0.42 on
+the `chelsea` close-up, whose subject runs off the frame — that needs the neural backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+WORK_SIDE = 320  # GrabCut's working resolution (long side)
+DETECT_SIDE = 640  # face detection resolution: dlib's HOG finds faces from ~80 px, i.e. 1/8 of this
+FRAME_MARGIN = 0.04  # the object path assumes the subject stays this far inside the frame
+
+
+@dataclass
+class Segmentation:
+    alpha: object  # float32 HxW in [0, 1]
+    method: str  # "face_prior" | "frame"
+    faces: list = field(default_factory=list)  # (left, top, right, bottom) in image pixels
+    detector: str = ""
+    notes: list = field(default_factory=list)
+
+
+def segment(rgb, subject: str | None = None) -> Segmentation:
+    """Soft alpha for an RGB uint8 array. `subject`: "person", "object" or None (decide by face detection)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    faces, detector, notes = [], "", []
+    if subject != "object":
+        faces, detector = detect_faces(rgb)
+        if subject == "person" and not faces:
+            notes.append("I could not find a face, so I separated the main subject from its surroundings instead")
+    small, scale = _work_image(rgb)
+    if faces:
+        labels = person_labels(small.shape[:2], [tuple(v * scale for v in box) for box in faces])
+        hard = _grabcut(small, labels)
+        method = "face_prior"
+    else:
+        hard = _grabcut(small, frame_labels(small.shape[:2]))
+        method = "frame"
+    hard = _tidy(hard)
+    if not hard.any():
+        return Segmentation(hard.astype("float32"), method, faces, detector, notes)
+    alpha = soften(rgb, hard)
+    return Segmentation(alpha, method, faces, detector, notes)
+
+
+def detect_faces(rgb) -> tuple[list, str]:
+    """Face boxes (left, top, right, bottom) in `rgb` pixels and the detector's name."""
+    import importlib.util
+
+    import cv2
+
+    height, width = rgb.shape[:2]
+    scale = DETECT_SIDE / max(height, width)
+    resized = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
+                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    if importlib.util.find_spec("dlib") is not None:
+        import dlib
+
+        # Upsampling once more finds smaller faces but also badges and patches (seen on `astronaut`).
+        rects, _scores, _kinds = _dlib_detector().run(resized, 0, 0.0)
+        boxes = [(r.left(), r.top(), r.right(), r.bottom()) for r in rects]
+        detector = f"dlib {dlib.__version__} HOG frontal face detector"
+    else:
+        gray = cv2.cvtColor(resized, cv2.COLOR_RGB2GRAY)
+        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        found = cascade.detectMultiScale(gray, 1.1, 5, minSize=(DETECT_SIDE // 12, DETECT_SIDE // 12))
+        boxes = [(x, y, x + w, y + h) for x, y, w, h in found]
+        detector = "OpenCV Haar cascade (frontalface_default)"
+    return [tuple(v / scale for v in box) for box in boxes], detector
+
+
+_DLIB_DETECTOR = []
+
+
+def _dlib_detector():
+    if not _DLIB_DETECTOR:  # building it takes ~0.1 s; it is stateless and thread-safe to share
+        import dlib
+
+        _DLIB_DETECTOR.append(dlib.get_frontal_face_detector())
+    return _DLIB_DETECTOR[0]
+
+
+def person_labels(shape, faces):
+    """GrabCut labels from face boxes: sure subject on the face and chest, probable subject on a head-and-
+    shoulders template widening to the bottom of the frame, probable background around it, sure background
+    beyond."""
+    import cv2
+    import numpy as np
+
+    height, width = shape
+    labels = np.full((height, width), cv2.GC_BGD, np.uint8)
+    sure = []
+    for left, top, right, bottom in faces:
+        fw, fh, cx = right - left, bottom - top, (left + right) / 2
+        head = [(cx - 0.95 * fw, bottom), (cx - 0.8 * fw, top - 0.7 * fh), (cx + 0.8 * fw, top - 0.7 * fh),
+                (cx + 0.95 * fw, bottom)]
+        body = [(cx - 0.7 * fw, bottom), (cx + 0.7 * fw, bottom), (cx + 2.6 * fw, bottom + 1.4 * fh),
+                (cx + 3.2 * fw, height), (cx - 3.2 * fw, height), (cx - 2.6 * fw, bottom + 1.4 * fh)]
+        cv2.fillPoly(labels, [np.array(head, np.int32), np.array(body, np.int32)], cv2.GC_PR_FGD)
+        chest_bottom = min(height, bottom + 2.5 * fh)
+        sure += [np.array([(cx - 0.35 * fw, top + 0.15 * fh), (cx + 0.35 * fw, top + 0.15 * fh),
+                           (cx + 0.35 * fw, bottom + 0.3 * fh), (cx - 0.35 * fw, bottom + 0.3 * fh)], np.int32),
+                 np.array([(cx - 0.9 * fw, bottom + 1.4 * fh), (cx + 0.9 * fw, bottom + 1.4 * fh),
+                           (cx + 0.9 * fw, chest_bottom), (cx - 0.9 * fw, chest_bottom)], np.int32)]
+    near_size = max(3, int(0.15 * min(height, width))) | 1
+    near = cv2.dilate((labels != cv2.GC_BGD).astype(np.uint8),
+                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (near_size, near_size))) > 0
+    labels[(labels == cv2.GC_BGD) & near] = cv2.GC_PR_BGD
+    cv2.fillPoly(labels, sure, cv2.GC_FGD)
+    return labels
+
+
+def frame_labels(shape):
+    """GrabCut's rectangle initialisation as labels: outside a band at the frame is sure background."""
+    import cv2
+    import numpy as np
+
+    height, width = shape
+    labels = np.full((height, width), cv2.GC_BGD, np.uint8)
+    my, mx = max(1, round(height * FRAME_MARGIN)), max(1, round(width * FRAME_MARGIN))
+    labels[my:height - my, mx:width - mx] = cv2.GC_PR_FGD
+    return labels
+
+
+def _work_image(rgb):
+    import cv2
+
+    height, width = rgb.shape[:2]
+    scale = min(1.0, WORK_SIDE / max(height, width))
+    if scale == 1.0:
+        return rgb, 1.0
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
+
+
+def _grabcut(small_rgb, labels, iterations: int = 5):
+    import cv2
+    import numpy as np
+
+    if not (labels == cv2.GC_PR_FGD).any() and not (labels == cv2.GC_FGD).any():
+        return np.zeros(labels.shape, bool)
+    cv2.setRNGSeed(0)  # GrabCut's k-means draws from OpenCV's global RNG: the same photo must give the same cut
+    labels = labels.copy()
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.grabCut(cv2.cvtColor(small_rgb, cv2.COLOR_RGB2BGR), labels, None, bgd, fgd, iterations,
+                cv2.GC_INIT_WITH_MASK)
+    return np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
+
+
+def _tidy(hard):
+    """Drop specks (components under 2% of the largest) and fill small enclosed holes (under 0.5% of the image)."""
+    import cv2
+    import numpy as np
+
+    count, components, stats, _ = cv2.connectedComponentsWithStats(hard.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return hard
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = 1 + np.nonzero(areas >= 0.02 * areas.max())[0]
+    out = np.isin(components, keep)
+    count, holes, stats, _ = cv2.connectedComponentsWithStats((~out).astype(np.uint8), connectivity=4)
+    height, width = out.shape
+    for index in range(1, count):
+        x, y, w, h, area = stats[index]
+        if x > 0 and y > 0 and x + w < width and y + h < height and area < 0.005 * out.size:
+            out[holes == index] = True
+    return out
+
+
+def soften(rgb, hard, eps: float = 1e-3):
+    """Scale the low-resolution mask up to `rgb` and let a guided filter snap its edge to the photo's edges."""
+    import cv2
+    import numpy as np
+
+    height, width = rgb.shape[:2]
+    mask = cv2.resize(hard.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    guide = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    radius = max(2, round(0.01 * max(height, width)))
+    return guided_filter(guide, mask, radius, eps)
+
+
+def guided_filter(guide, source, radius: int, eps: float):
+    """He et al.'s grey-guide guided filter (OpenCV ships it only in the contrib build), clipped to [0, 1]."""
+    import cv2
+    import numpy as np
+
+    size = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x):
+        return cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REFLECT)
+
+    mean_i, mean_p = box(guide), box(source)
+    cov_ip = box(guide * source) - mean_i * mean_p
+    var_i = box(guide * guide) - mean_i * mean_i
+    a = cov_ip / (var_i + eps)
+    b = mean_p - a * mean_i
+    return np.clip(box(a) * guide + box(b), 0.0, 1.0).astype(np.float32)
