@@ -44,6 +44,9 @@ def load_image(source, *, max_bytes: int, max_pixels: int, label: str = "the ima
                            suggestions=["Attach a PNG or JPEG image."]) from None
     except Image.DecompressionBombError:
         raise ImageTooLarge(f"{label.capitalize()} is far larger than allowed.", suggestions=["Resize it before uploading."]) from None
+    except (OSError, SyntaxError, ValueError) as exc:  # a known header followed by garbage
+        raise InvalidImage(f"{label.capitalize()} is damaged and cannot be read ({exc}).",
+                           suggestions=["Export the image again and re-attach it."]) from None
     if img_format not in ACCEPTED_FORMATS:
         raise InvalidImage(f"{label.capitalize()} is a {img_format} file; only PNG, JPEG, WebP, GIF, BMP and TIFF are accepted.")
     w, h = img.size

@@ -34,6 +34,11 @@ def test_non_images_are_refused(data, fragment):
         load_image(data, **LIMITS)
 
 
+def test_png_signature_followed_by_garbage_is_refused():
+    with pytest.raises(InvalidImage, match="damaged"):
+        load_image(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10, **LIMITS)
+
+
 def test_truncated_png_is_refused(astronaut):
     data = _png_bytes(astronaut)
     with pytest.raises(InvalidImage, match="damaged or truncated"):

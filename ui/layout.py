@@ -10,9 +10,14 @@ settings; the UI's own events are hidden from the API docs.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import gradio as gr
 
 from ui.handlers import Handlers
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CSS = """
 #chat { min-height: 520px; }
@@ -33,7 +38,7 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
             with gr.Accordion("Capabilities", open=False):
                 capabilities_md = gr.Markdown(_capabilities_markdown(handlers.api_capabilities()), elem_id="capabilities")
         gr.Markdown("## AI image gateway\nAsk for an image, or attach one and say what to do with it.")
-        chatbot = gr.Chatbot(elem_id="chat", height=560, allow_file_downloads=True,
+        chatbot = gr.Chatbot(elem_id="chat", height=560, allow_file_downloads=True, examples=load_examples(),
                              placeholder="Try “create a fantasy dragon”, or attach a photo and say “remove the background”.")
         box = gr.MultimodalTextbox(elem_id="msg", file_types=["image"], file_count="multiple",
                                    placeholder="Type a request, attach images…", show_label=False, autofocus=True)
@@ -59,6 +64,14 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
                 evt.value, st, request=request, progress=lambda f, d="": progress(f, desc=d or None))
             return (st, history, images, gr.update(**sess), *_brush_updates(handlers, st, response, request))
 
+        def on_example(evt: gr.SelectData, st, request: gr.Request, progress=gr.Progress()):
+            value = evt.value or {}
+            files = [f.get("path") if isinstance(f, dict) else f for f in value.get("files") or []]
+            st, history, images, sess, response = handlers.chat(
+                value.get("text", ""), files, st, request=request,
+                progress=lambda f, d="": progress(f, desc=d or None))
+            return (st, history, images, gr.update(**sess), *_brush_updates(handlers, st, response, request))
+
         def on_load(st, request: gr.Request):
             st, history, images, sess = handlers.on_load(st, request)
             return st, history, images, gr.update(**sess)
@@ -79,6 +92,8 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
                    concurrency_id=MODEL_QUEUE, concurrency_limit=limit, **private)
         chatbot.option_select(on_chip, [state], [state, chatbot, gallery, sessions, brush_panel, brush],
                               concurrency_id=MODEL_QUEUE, concurrency_limit=limit, **private)
+        chatbot.example_select(on_example, [state], [state, chatbot, gallery, sessions, brush_panel, brush],
+                               concurrency_id=MODEL_QUEUE, concurrency_limit=limit, **private)
         demo.load(on_load, [state], [state, chatbot, gallery, sessions], **private)
         sessions.input(on_switch, [sessions, state], [state, chatbot, gallery], **private)
         new_btn.click(on_new, [state], [state, chatbot, gallery, sessions], **private)
@@ -136,6 +151,12 @@ def _api_endpoints(handlers: Handlers, limit: int) -> None:
     triggers[3].click(delete_session, [session_id, owner], listing, api_name="delete_session")
     triggers[4].click(get_image, [image_id, owner], file_out, api_name="get_image")
     triggers[5].click(capabilities, None, listing, api_name="capabilities")
+
+
+def load_examples() -> list[dict]:
+    """The empty chat's example requests (examples/chats.json; the tests run the same file)."""
+    data = json.loads((ROOT / "examples" / "chats.json").read_text())
+    return [{"text": e["text"], "files": [str(ROOT / f) for f in e.get("files", [])]} for e in data["start"]]
 
 
 def _mask_from_editor(value):
