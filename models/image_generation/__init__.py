@@ -1,12 +1,26 @@
-"""The `image_generation` capability: text-to-image with Stable Diffusion class models through diffusers."""
+"""The `image_generation` capability: text-to-image, regenerate and variations with diffusers.
+
+One backend (`backend.DiffusersGenerator`) runs any diffusers text-to-image pipeline named by
+`GATEWAY_T2I_MODEL` (a hub id, `id@revision`, or a local folder); empty picks the device default (SDXL-Turbo on
+a GPU, SD-Turbo with the TAESD decoder on CPU). Message parameters (size, aspect, count, steps, seed, guidance,
+sampler, strength, regenerate / same seed / variations) are parsed by `params.parse_generation_params`.
+Importing this package is instant: torch and diffusers are imported in `load()`.
+"""
 
 from models.contracts import Capability
+from models.image_generation.backend import DiffusersGenerator
+from models.image_generation.params import parse_generation_params
 
 
 def capability(settings) -> Capability:
     return Capability(
         name="image_generation",
-        description="text-to-image with Stable Diffusion class models through diffusers.",
+        description="create images from a description; regenerate them (new or same seed) and make variations.",
+        examples=("a red fox in the snow, watercolor", "4 images of a cozy cabin, 16:9", "a robot portrait, seed 42",
+                  "regenerate", "regenerate exactly", "make variations of this"),
         min_images=0, max_images=1,
-        planned="text-to-image with diffusers arrives in a later release.",
+        params=("prompt", "negative", "width", "height", "aspect", "count", "steps", "seed", "guidance",
+                "scheduler", "strength", "mode"),
+        backends=[DiffusersGenerator(settings)],
+        parse_params=parse_generation_params,
     )
