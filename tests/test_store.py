@@ -354,8 +354,9 @@ def test_delete_removes_unreferenced_files_and_keeps_shared_ones(store):
     assert shared_row.path.exists() and not own_row.path.exists()
     assert rows(store, "SELECT id FROM images") == [(shared.id,)]
     assert count(store, "messages") == 1 and count(store, "message_images") == 1
-    assert rows(store, "SELECT message_id, session_id FROM routing_corrections WHERE id = ?", correction) == [
-        (None, doomed.id)]
+    # the correction survives for router evaluation, without the deleted user's words or session
+    assert rows(store, "SELECT message_id, session_id, text, from_intent, to_intent FROM routing_corrections WHERE id = ?",
+                correction) == [(None, None, "", "chat", "image_generation")]
     assert store.latest_image(keeper.id, "alice").id == shared.id
 
 
