@@ -93,23 +93,15 @@ class ModelCache:
 
     def _acquire(self, key: str, loader, size_bytes: int) -> _Entry:
         with self._lock:
-            entry = self._entries.get(key)
+            entry = self._hit(key)
             if entry is not None:
-                entry.pins += 1
-                entry.hits += 1
-                self.hits += 1
-                self._entries.move_to_end(key)
                 return entry
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         # Load outside the global lock so other models stay usable; the per-key lock stops double loads.
         with key_lock:
             with self._lock:
-                entry = self._entries.get(key)
+                entry = self._hit(key)
                 if entry is not None:
-                    entry.pins += 1
-                    entry.hits += 1
-                    self.hits += 1
-                    self._entries.move_to_end(key)
                     return entry
                 self.misses += 1
                 self._make_room(size_bytes)
@@ -132,6 +124,16 @@ class ModelCache:
                 self._entries[key] = entry
                 self._entries.move_to_end(key)
             return entry
+
+    def _hit(self, key: str) -> _Entry | None:
+        """The pinned entry when cached (caller holds the lock)."""
+        entry = self._entries.get(key)
+        if entry is not None:
+            entry.pins += 1
+            entry.hits += 1
+            self.hits += 1
+            self._entries.move_to_end(key)
+        return entry
 
     # ---- eviction ---------------------------------------------------------------------------------------
     def _used(self) -> int:
