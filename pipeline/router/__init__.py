@@ -1,37 +1,230 @@
 """Understanding a message: intent + parameters (the pipeline's classify step).
 
-`Router.route(text, context, forced_intent=None) -> Intent` classifies the message and fills
-`Intent.params` with the generic parameters (pipeline.params) merged with the capability's own
-(`Capability.parse_params`). Placeholder implementation on the keyword classifier; the router issue replaces
-the classifier behind this same interface.
+`Router.route(text, context, forced_intent=None) -> Intent` decides what the user wants in three tiers:
+exact rules (`rules.py`, microseconds, no model), else a logistic regression over words, cues, the chat
+context and a MiniLM sentence embedding (`model.py`, `embedding.py`), else — when the embedding model or
+scikit-learn is missing — the same regression without the embedding, or the dependency-free
+`KeywordClassifier`. Probabilities are temperature-calibrated; below `router_min_confidence` the intent is
+marked ambiguous and the pipeline asks which of the top candidates was meant. A forced intent (the "not what
+I meant" chip) skips classification. `Intent.params` holds the generic parameters (`pipeline.params`) with
+the capability's own `parse_params` merged over them. The model trains on first use or in `warm()`, once,
+behind a lock, and is cached on disk (`router_cache_dir`, content-keyed). A message never imports
+diffusers; one decided by a rule imports no model library at all.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import pickle
+import threading
+import time
+from pathlib import Path
+
+from core.vocabulary import INTENTS
 from pipeline.classify import ClassifyContext, Intent, KeywordClassifier
+from pipeline.params import extract_params as extract_generic_params
+from pipeline.router import rules
+from pipeline.router.embedding import SentenceEncoder
+from pipeline.router.model import EXAMPLES_PATH, IntentModel, ModelConfig, load_examples, with_context_variants
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = 1  # bump when the features change, so cached models are retrained
+RULE_PRIOR = (9.0, 1.0)  # Beta prior on a rule's precision: an untested rule starts at 0.9
 
 
 class Router:
     def __init__(self, settings=None, registry=None):
         self.settings = settings
         self.registry = registry
-        self.classifier = KeywordClassifier()
+        self.backend = (getattr(settings, "router_backend", "auto") or "auto").lower()
+        self.min_confidence = float(getattr(settings, "router_min_confidence", 0.5))
+        self.encoder = SentenceEncoder(getattr(settings, "router_embedding_model", ""), cache_dir=self._cache_dir())
+        self.keywords = KeywordClassifier()
+        self._model: IntentModel | None = None
+        self._model_source = ""
+        self._problem = ""
+        self._rule_confidence: dict[str, float] | None = None
+        self._lock = threading.Lock()
+        self.train_seconds: float | None = None
 
+    # ---- lifecycle -------------------------------------------------------------------------------------
     def warm(self) -> None:
-        """Load whatever model the classifier needs (called in the background at start-up)."""
+        """Train or load the intent model (and the embedding model it uses); called in the background."""
+        self._ensure_model()
+        if self._model is not None and self._model.config.use_embedding:
+            self.encoder.encode_one("warm up")  # loads the embedding model when the trained model came from the cache
 
+    def describe(self) -> dict:
+        """For the capabilities panel: which classifier routes, how it was trained, what is missing."""
+        path, reason = self.encoder.resolve()
+        use_embedding = self.backend == "auto" and path is not None
+        return {
+            "name": "router",
+            "backend": self.backend,
+            "classifier": self._model_source or ("rules + words + MiniLM embedding" if use_embedding else
+                                                 "rules + words" if self.backend in ("auto", "lexical") else "keywords"),
+            "loaded": self._model is not None,
+            "embedding_model": self.encoder.model_id if use_embedding else None,
+            "embedding_runtime": self.encoder.runtime or None,
+            "embedding_status": "ready" if path else "missing",
+            "embedding_reason": reason,
+            "problem": self._problem,
+            "temperature": round(self._model.temperature, 3) if self._model else None,
+            "train_seconds": round(self.train_seconds, 2) if self.train_seconds else None,
+            "examples_file": str(EXAMPLES_PATH),
+            "min_confidence": self.min_confidence,
+        }
+
+    # ---- the classify step -------------------------------------------------------------------------------
     def route(self, text: str, context: ClassifyContext, forced_intent: str | None = None) -> Intent:
         if forced_intent:
-            intent = Intent(name=forced_intent, confidence=1.0, candidates=[(forced_intent, 1.0)], source="forced")
+            if forced_intent not in INTENTS:
+                raise ValueError(f"unknown intent {forced_intent!r}")
+            others = [(name, 0.0) for name in INTENTS if name != forced_intent]
+            intent = Intent(name=forced_intent, confidence=1.0, candidates=[(forced_intent, 1.0), *others],
+                            source="forced")
         else:
-            intent = self.classifier.classify(text, context)
-        intent.params = self.extract_params(text, intent.name)
+            intent = self.classify(text or "", context)
+        intent.params = self.extract_params(text or "", intent.name)
+        return intent
+
+    def classify(self, text: str, context: ClassifyContext) -> Intent:
+        if self.backend != "keywords":
+            rule = rules.decide(text, context)
+            if rule is not None:
+                return self._rule_intent(rule, text, context)
+        model = self._ensure_model()
+        if model is None:
+            intent = self.keywords.classify(text, context)
+            intent.candidates = _complete(intent.candidates)
+        else:
+            embedding = self.encoder.encode_one(text) if model.config.use_embedding else None
+            ranked = model.predict(text, context, embedding)
+            intent = Intent(name=ranked[0][0], confidence=round(ranked[0][1], 4),
+                            candidates=[(n, round(p, 4)) for n, p in ranked], source=self._model_source)
+        intent.ambiguous = intent.confidence < self.min_confidence
         return intent
 
     def extract_params(self, text: str, intent_name: str) -> dict:
-        params: dict = {}
-        if self.registry is not None:
+        """Generic parameters, with the capability's own parser (when registered) merged over them."""
+        params = extract_generic_params(text, intent_name)
+        if self.registry is None:
+            return params
+        try:
             parse = self.registry.get(intent_name).parse_params
-            if parse is not None:
-                params.update(parse(text))
+        except ValueError:
+            return params
+        if parse is not None:
+            try:
+                specific = parse(text) or {}
+            except Exception:  # noqa: BLE001 - a parser bug must not lose the message; the log has it
+                log.exception("the %s parameter parser failed on %r; using the generic parameters", intent_name, text)
+                specific = {}
+            params.update({k: v for k, v in specific.items() if v is not None})
         return params
+
+    # ---- rules -------------------------------------------------------------------------------------------
+    def _rule_intent(self, rule: rules.Rule, text: str, context: ClassifyContext) -> Intent:
+        confidence = self.rule_confidence().get(rule.name, RULE_PRIOR[0] / sum(RULE_PRIOR))
+        # The runner-ups of a rule decision come from the cue words: cheap, and they only order the chips.
+        rest = [(n, p) for n, p in self.keywords.classify(text, context).candidates if n != rule.intent]
+        rest_names = [n for n, _ in rest] + [n for n in INTENTS if n != rule.intent and n not in dict(rest)]
+        share = (1.0 - confidence) / max(len(rest_names), 1)
+        candidates = [(rule.intent, round(confidence, 4))] + [(n, round(share, 4)) for n in rest_names]
+        return Intent(name=rule.intent, confidence=round(confidence, 4), candidates=candidates,
+                      source=f"rule:{rule.name}")
+
+    def rule_confidence(self) -> dict[str, float]:
+        """Each rule's precision on the training phrases, smoothed by a Beta prior (calibrated confidence)."""
+        if self._rule_confidence is None:
+            hits: dict[str, list[int]] = {}
+            for ex in with_context_variants(load_examples()):
+                rule = rules.decide(ex.text, ex.context)
+                if rule is not None:
+                    tally = hits.setdefault(rule.name, [0, 0])
+                    tally[0] += rule.intent == ex.intent
+                    tally[1] += 1
+            prior_hit, prior_miss = RULE_PRIOR
+            self._rule_confidence = {name: (ok + prior_hit) / (n + prior_hit + prior_miss)
+                                     for name, (ok, n) in hits.items()}
+        return self._rule_confidence
+
+    # ---- the learned model -------------------------------------------------------------------------------
+    def _ensure_model(self) -> IntentModel | None:
+        if self._model is not None or self.backend == "keywords" or self._problem:
+            return self._model
+        with self._lock:
+            if self._model is None and not self._problem:
+                try:
+                    self._model = self._train_or_load()
+                except ImportError as exc:  # scikit-learn/scipy missing: the cue-word classifier still routes
+                    self._problem = f"the learned router needs scikit-learn and scipy ({exc}); using cue words"
+                    log.warning(self._problem)
+        return self._model
+
+    def _train_or_load(self) -> IntentModel:
+        started = time.perf_counter()
+        use_embedding = self.backend == "auto" and self.encoder.available()
+        config = ModelConfig(use_embedding=use_embedding)
+        self._model_source = "minilm+lexical" if use_embedding else "lexical"
+        path = self._cache_dir() / f"router-model-{self._cache_key(config)}.pkl"
+        model = _load_pickle(path)
+        if model is None:
+            embed = (lambda texts: self.encoder.encode_cached(list(texts))) if use_embedding else None
+            model = IntentModel(config).fit(load_examples(), embed)
+            _save_pickle(path, model)
+        self.train_seconds = time.perf_counter() - started
+        log.info("router model (%s) ready in %.1f s, temperature %.2f", self._model_source, self.train_seconds,
+                 model.temperature)
+        return model
+
+    def _cache_dir(self) -> Path:
+        configured = getattr(self.settings, "router_cache_dir", "")
+        if configured:
+            return Path(configured).expanduser()
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        return Path(base) / "ai-image-gateway" / "router"
+
+    def _cache_key(self, config: ModelConfig) -> str:
+        import sklearn
+
+        digest = hashlib.sha256()
+        digest.update(EXAMPLES_PATH.read_bytes())
+        for part in (MODEL_FORMAT, repr(config), sklearn.__version__,
+                     self.encoder.resolve()[0] if config.use_embedding else ""):
+            digest.update(str(part).encode())
+        for module in ("model", "features"):
+            digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
+        return digest.hexdigest()[:20]
+
+
+def _complete(candidates: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    named = dict(candidates)
+    return list(candidates) + [(n, 0.0) for n in INTENTS if n not in named]
+
+
+def _load_pickle(path: Path) -> IntentModel | None:
+    # Only files this router wrote itself, in its own cache folder, are read back.
+    if not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as handle:
+            model = pickle.load(handle)
+        return model if isinstance(model, IntentModel) else None
+    except Exception as exc:  # noqa: BLE001 - a stale or broken cache only costs a retraining
+        log.warning("ignoring the cached router model %s: %s", path, exc)
+        return None
+
+
+def _save_pickle(path: Path, model: IntentModel) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # processes sharing the cache never collide
+        with open(tmp, "wb") as handle:
+            pickle.dump(model, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning("could not cache the router model in %s: %s", path.parent, exc)

@@ -1,0 +1,446 @@
+"""Generic parameters stated in a chat message, and clamping them to what the capabilities accept.
+
+`extract_params(text, intent)` reads what the user said — counts ("4 images", "two versions"), pixel sizes
+("1024x768", "800 by 600", "640 wide"), aspect ratios ("16:9", "square"), seed, steps, upscale factor ("4x",
+"twice as big", "quadruple"), rotation angle, the edit operation and its strength ("a bit brighter"), the
+object to erase, the art style, negative terms ("no people, without text") and a replacement background
+("on white", "transparent") — in words as well as digits. Values are what the text states; `clamp_params`
+then fits them to the limits (count 1–8, sides 64–2048 in multiples of 8, steps 1–150, upscale 2–4…) and
+says what it changed, for the reply. Standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.wordlists import COLOURS, IMAGE_NOUNS, NUMBER_WORDS, STYLE_TERMS, normalise
+
+# ---- numbers ------------------------------------------------------------------------------------------------
+_NUMBER_WORD_RE = "|".join(re.escape(w) for w in sorted(NUMBER_WORDS, key=len, reverse=True))
+_NUM = rf"(?:\d+|{_NUMBER_WORD_RE})"
+
+
+def to_number(token: str) -> int | None:
+    token = token.strip().lower()
+    if token.isdigit():
+        return int(token)
+    return NUMBER_WORDS.get(token)
+
+
+def _words_to_digits(text: str) -> str:
+    """'thirty steps' → '30 steps', 'ninety degrees' → '90 degrees' (compound tens: 'forty five' → 45)."""
+    def compound(m):
+        return str(NUMBER_WORDS[m.group(1)] + NUMBER_WORDS[m.group(2)])
+    text = re.sub(r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[\s-]+(one|two|three|four|five|six|seven|"
+                  r"eight|nine)\b", compound, text)
+    text = re.sub(r"\b(?:one |a )?hundred (?:and )?(eighty|twenty|fifty|forty|sixty|seventy|ninety|thirty|ten)\b",
+                  lambda m: str(100 + NUMBER_WORDS[m.group(1)]), text)
+    text = re.sub(r"\b(?:two hundred (?:and )?seventy|two seventy)\b", "270", text)
+    return re.sub(r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|one hundred|a hundred|hundred|ten|"
+                  r"twelve|fifteen|sixteen|eleven)\b(?=\s*(?:steps|degrees|°|%|percent|px|pixels))",
+                  lambda m: str(NUMBER_WORDS[m.group(1)]), text)
+
+
+# ---- patterns -----------------------------------------------------------------------------------------------
+_IMAGE_NOUN = "|".join(sorted(IMAGE_NOUNS, key=len, reverse=True))
+_COUNT = re.compile(rf"\b({_NUM})\s+(?:more\s+|different\s+|new\s+|distinct\s+|unique\s+|separate\s+|other\s+|"
+                    rf"alternative\s+|quick\s+|possible\s+|\w+\s+)?(?:{_IMAGE_NOUN})\b|\b({_NUM}) of (?:them|these|those)\b"
+                    rf"|\b(?:batch|set|grid) of ({_NUM})\b|\bcount\s*[:=]\s*(\d+)|\bn\s*=\s*(\d+)\b")
+_SIZE = re.compile(r"\b(\d{1,5})\s*(?:x|\*|by)\s*(\d{1,5})(?:\s*(?:px|pixels))?\b")
+_WIDTH = re.compile(r"\b(?:width|w)\s*(?:[:=]|of|to)?\s*(\d{2,5})\b|\b(\d{2,5})\s*(?:px|pixels)?\s*(?:wide|width)\b")
+_HEIGHT = re.compile(r"\b(?:height|h)\s*(?:[:=]|of|to)?\s*(\d{2,5})\b|\b(\d{2,5})\s*(?:px|pixels)?\s*(?:tall|high|height)\b")
+_ASPECT = re.compile(r"\b(\d{1,2})\s*:\s*(\d{1,2})\b")
+_SEED = re.compile(r"\bseed(?:ed)?\s*(?:[:=#]|number|no\.?|of|is|to|with|value)?\s*#?\s*(\d+)\b"
+                   r"|\b(\d+)\s+as (?:the |a )?seed\b")
+_STEPS = re.compile(r"\b(\d+)\s*(?:sampling |inference |denoising |diffusion |generation )?steps?\b"
+                    r"|\bsteps?\s*(?:[:=]|of|to|at)?\s*(\d+)\b")
+_SCALE_PATTERNS = (
+    re.compile(r"\b(\d+(?:\.\d+)?)\s*x\b(?!\s*\d)"),
+    re.compile(r"(?<![\w.])x\s*(\d+(?:\.\d+)?)\b"),
+    re.compile(rf"\b({_NUM})\s*times\b"),
+    re.compile(rf"\b(?:up-?scal\w*|scal\w*|enlarg\w*|resolution|increas\w*|magnif\w*|multipl\w*|size|bigger|larger)"
+               rf"(?: \w+){{0,4}}? by (?:a factor of |factor )?({_NUM})\b"),
+    re.compile(r"\bfactor (?:of )?(\d+)\b"),
+)
+_SCALE_WORDS = (("quadrupl", 4), ("quadruple", 4), ("tripl", 3), ("thrice", 3), ("twice", 2), ("doubl", 2))
+_PERCENT = re.compile(r"\b(\d{1,4})\s*(?:%|percent)")
+_DEGREES = re.compile(r"(-?\d{1,3})\s*(?:°|degrees?|deg)\b")
+_ROTATE_NUMBER = re.compile(r"\b(?:rotat\w*|turn|spin)\b(?:\s+(?:it|this|that|the \w+(?: \w+)?|them))?"
+                            r"(?:\s+(?:left|right|clockwise|counter-?clockwise|anti-?clockwise))?"
+                            r"\s*(?:by|to)?\s*(-?\d{1,3})\b")
+
+_OPERATIONS: tuple[tuple[str, re.Pattern], ...] = (
+    ("grayscale", re.compile(r"\b(?:black\s*(?:and|&|n)\s*white|b\s*[&/]\s*w|gr[ae]y\s*-?\s*scale|monochrome|"
+                             r"remove (?:the |all )?colou?rs?|no colou?rs?|colou?rless|"
+                             r"desaturate (?:it )?(?:completely|fully))\b")),
+    ("rotate", re.compile(r"\b(?:rotat\w*|roate|spin it|turn (?:it|this|that|the \w+)\s*(?:\d|upside|sideways|left|right|"
+                          r"clockwise|counter|anti|by|90|180)|straighten|quarter turn|sideways)\w*")),
+    ("flip", re.compile(r"\b(?:flip\w*|mirror\w*)")),
+    ("crop", re.compile(r"\b(?:crop\w*|trim\w*|cut off)")),
+    ("resize", re.compile(r"\b(?:resiz\w*|rescale|downscale|downsize|shrink\w*|scale (?:it |this |that )?down|"
+                          r"make (?:it|this|that) (?:smaller|\d+\s*(?:x|by)\s*\d+)|reduce the (?:size|dimensions)|"
+                          r"smaller)\b")),
+    ("brightness", re.compile(r"\b(?:bright\w*|brigther|darker|darken\w*|lighter|lighten\w*|exposure|dimmer|too dark)\b")),
+    ("contrast", re.compile(r"\b(?:contrast\w*|contarst)\b")),
+    ("saturation", re.compile(r"\b(?:saturat\w*|desaturat\w*|vivid|vibrant|colou?rs? pop|more colou?rful|"
+                              r"tone down the colou?rs?|punchier colou?rs?|less colou?rful)\b")),
+    ("blur", re.compile(r"\b(?:blur\w*|soften\w*|gaussian|out of focus|defocus\w*)\b")),
+    ("sharpen", re.compile(r"\b(?:sharp\w*|crisp\w*)\b")),
+)
+_DECREASE = re.compile(r"\b(?:darker|darken\w*|less|reduce\w*|lower\w*|decrease\w*|down|dimmer|tone down|desaturat\w*|"
+                       r"softer|weaker|minus|-\s*\d)\b")
+_SMALL = re.compile(r"\b(?:a (?:little|bit|touch|tad)(?: bit)?|slightly|somewhat|a little more|subtl[ey]|gently|barely|"
+                    r"just a bit|a smidge|mildly)\b")
+_LARGE = re.compile(r"\b(?:a lot|much|way|very|really|significantly|heavily|strongly|massively|super|extremely|tons)\b")
+
+_REMOVE_VERB = (r"(?:remove|erase|delete|get rid of|take out|take away|eliminate|clean up|clear|cut out|wipe out|"
+                r"wipe|edit out|paint out|photoshop out|lose|ditch|fix|retouch|remvoe|eras|get ridd of|rid of)")
+_TARGET_PATTERNS = (
+    re.compile(rf"\b{_REMOVE_VERB}\s+(?P<t>.+)"),
+    re.compile(r"\bmake (?P<t>.+?) (?:disappear|vanish|go away)\b"),
+    re.compile(r"\bi (?:want|need) (?P<t>.+?) gone\b"),
+    re.compile(r"\b(?:there'?s|there is|there are) (?P<t>.+?)(?:[,.;]| in | on | at |$)"),
+    re.compile(r"\b(?P<t>.+?) (?:should not|shouldn'?t) be there\b"),
+    re.compile(r"\btake (?P<t>.+?) out\b"),
+)
+_IMAGE_REFERENCE = (r"(?:the|this|that|my|your|our|his|her|these|those)?\s*(?:old |last |previous |generated |original |"
+                    r"first |second |above |new )*(?:photo|image|picture|pic|shot|one|selfie|photograph|it|frame|scene)s?")
+_TARGET_TAIL = re.compile(rf"\s+(?:from|in|on|off|of|out of)\s+{_IMAGE_REFERENCE}\b.*$"
+                          r"|\s+(?:please|pls|for me|completely|entirely|altogether|here|there)\b.*$"
+                          r"|\s+(?:from|in|of|on|off) (?:it|that|this|them)\s*$|\s*[,.!?;].*$"
+                          r"|\s+(?:and (?:make|fill|replace|keep)|so that)\b.*$")
+_PRONOUNS = {"it", "this", "that", "them", "him", "her", "these", "those", "this one", "that one", "what i marked",
+             "what i painted", "everything"}
+_LEADING_WORDS = re.compile(r"^(?:(?:the|teh|a|an|this|that|those|these|all(?: of)?(?: the)?|any|my|his|her|their|our|some|"
+                            r"every|each|that annoying|annoying|ugly)\s+)+")
+
+_STYLE_CONTEXT = (
+    re.compile(r"\bin (?:the |a |an )?style of (?P<s>[\w\s'.-]+?)(?=$|[,.!?;]| please| pls| for me| on | to | with )"),
+    re.compile(r"\b(?:painted|drawn|done|made) by (?P<s>[\w\s'.-]+?)(?=$|[,.!?;]| please| pls)"),
+    re.compile(r"\blook(?:s|ing)? like (?:a |an |the )?(?P<s>[\w\s'&.-]+?)(?=$|[,.!?;]| please| pls| for me| would)"),
+    re.compile(r"\b(?:into|to|as) (?:a |an |the )?(?P<s>[\w\s'&.-]+?)(?=$|[,.!?;]| please| pls| for me| style\b)"),
+    re.compile(r"\b(?:give (?:it|this|that|me|the \w+) |apply |add |with )(?:a |an |the )?(?P<s>[\w\s'&.-]+?) "
+               r"(?:look|effect|filter|aesthetic|style|vibe|feel|treatment)\b"),
+    re.compile(r"\b(?:in |make it |make this |do (?:it|this) in )?(?P<s>[\w'&.-]+(?: [\w'&.-]+)?)[\s-]style\b"),
+    re.compile(r"\blike (?P<s>[\w\s'.-]+?) would\b"),
+)
+_STYLE_NOISE = re.compile(r"^(?:an?|the|my|this|that|it|me|style|art|some|very|more|photo|image|picture|pic|selfie)\s+"
+                          r"|\s+(?:style|look|effect|"
+                          r"filter|version|please|pls|aesthetic|vibe)$")
+_KNOWN_STYLE = re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(s) for s in sorted(STYLE_TERMS, key=len, reverse=True))
+                          + r")(?![\w-])")
+
+NEGATIVE_PHRASE = re.compile(
+    r"(?:^|[\s,;(])(?:without|no|not|avoid(?:ing)?|exclude|excluding|minus|free of|sans|"
+    r"don'?t (?:include|add|show|want)|do not (?:include|add|show)|never)\s+(?:any\s+|the\s+|a\s+|an\s+)?"
+    r"(?P<n>[a-z][\w'-]*(?:\s+(?!(?:and|or|but|with|in|on|at|for|to|of|please|pls|seed|steps)\b)[a-z][\w'-]*){0,3}"
+    r"(?:\s*(?:,|\bor\b|\band\b|\bnor\b)\s*(?!no\b|not\b|without\b)[a-z][\w'-]*(?:\s+(?!(?:and|or|but|with|in|on|"
+    r"at|for|to|of|please|pls|seed|steps)\b)[a-z][\w'-]*){0,2})*)")
+_NOT_NEGATIVE_STARTS = {"more", "longer", "need", "matter", "problem", "thanks", "way", "idea", "sure", "too", "very",
+                        "so", "quite", "really", "just", "only", "even", "one", "bad", "losing", "changing", "loss",
+                        "doubt", "rush", "worries", "the", "background", "bg", "backdrop", "that", "this", "it"}
+
+_TRANSPARENT = re.compile(r"\b(?:transparen\w*|alpha|no (?:background|bg)|without (?:a |the |any )?(?:background|bg)|"
+                          r"png (?:with|without))\b")
+_COLOUR = "|".join(re.escape(c) for c in sorted(COLOURS, key=len, reverse=True))
+_BACKGROUND_COLOUR = (
+    re.compile(rf"\b(?P<c>{_COLOUR})\s+(?:solid |plain |flat |studio )?(?:background|backdrop|bg|backround|backgorund)\b"),
+    re.compile(rf"\b(?:background|backdrop|bg)\b[^.,;]*?\b(?:to|with|in|as|into|:|for)\s+(?:an? |the )?(?:solid |plain |"
+               rf"pure |flat |clean |simple )?(?P<c>{_COLOUR})\b"),
+    re.compile(rf"\b(?:on|against|over|onto) (?:an? |the )?(?:solid |plain |pure |flat |clean |simple )?(?P<c>{_COLOUR})\b"),
+    re.compile(rf"\b(?:background|backdrop|bg)\s*[:=]?\s*(?P<c>{_COLOUR})\b"),
+)
+
+
+# ---- extraction ---------------------------------------------------------------------------------------------
+def extract_params(text: str, intent) -> dict:
+    """The parameters `text` states, for `intent` (a name or an object with `.name`). Absent = not stated."""
+    name = getattr(intent, "name", intent) or ""
+    lowered = _words_to_digits(normalise(text))
+    params: dict = {}
+    sized = _sizes(lowered, params)
+    _aspect(sized, params)
+    _number(params, "seed", _SEED, sized)
+    if name in ("image_generation", "style_transfer", ""):
+        _number(params, "steps", _STEPS, sized)
+    count = _count(sized)
+    if count is not None:
+        params["count"] = count
+    if name in ("upscale", "image_edit", ""):
+        scale = _scale(sized, allow_fraction=name == "image_edit")
+        if scale is not None:
+            params["scale"] = scale
+    if name in ("image_edit", ""):
+        _edit(lowered, sized, params)
+        if params.get("operation") == "rotate":
+            params.pop("scale", None)
+    if name == "object_removal":
+        target = _target(lowered)
+        if target:
+            params["target"] = target
+    if name in ("style_transfer", "image_generation"):
+        style = _style(lowered)
+        if style:
+            params["style"] = style
+        negative = extract_negative(text)
+        if negative:
+            params["negative"] = negative
+    if name == "background_removal":
+        background = _background(lowered)
+        if background:
+            params["background"] = background
+    return params
+
+
+def _first_int(match: re.Match) -> int | None:
+    for group in match.groups():
+        if group is not None:
+            value = to_number(group)
+            if value is not None:
+                return value
+    return None
+
+
+def _sizes(lowered: str, params: dict) -> str:
+    """Width/height from '1024x768' or 'width 640'; returns the text with the size phrases blanked out."""
+    match = _SIZE.search(lowered)
+    if match:
+        a, b = int(match.group(1)), int(match.group(2))
+        if a >= 32 and b >= 32:
+            params["width"], params["height"] = a, b
+            return lowered[:match.start()] + " " + lowered[match.end():]
+        if a <= 32 and b <= 32:  # "16x9", "16 by 9": a ratio, not pixels
+            params.setdefault("aspect", f"{a}:{b}")
+            return lowered[:match.start()] + " " + lowered[match.end():]
+    for key, pattern in (("width", _WIDTH), ("height", _HEIGHT)):
+        match = pattern.search(lowered)
+        if match:
+            params[key] = _first_int(match)
+            lowered = lowered[:match.start()] + " " + lowered[match.end():]
+    return lowered
+
+
+def _aspect(lowered: str, params: dict) -> None:
+    match = _ASPECT.search(lowered)
+    if match:
+        params["aspect"] = f"{int(match.group(1))}:{int(match.group(2))}"
+    elif "aspect" not in params:
+        if re.search(r"\bsquare\b", lowered):
+            params["aspect"] = "1:1"
+        elif re.search(r"\bwidescreen\b|\bcinematic wide\b", lowered):
+            params["aspect"] = "16:9"
+
+
+def _number(params: dict, key: str, pattern: re.Pattern, lowered: str) -> None:
+    match = pattern.search(lowered)
+    if match:
+        value = _first_int(match)
+        if value is not None:
+            params[key] = value
+
+
+def _count(lowered: str) -> int | None:
+    for match in _COUNT.finditer(lowered):
+        value = _first_int(match)
+        if value is not None and not re.match(r"\d+\s*(?:x|times)\b", lowered[match.start():]):
+            return value
+    return None
+
+
+def _scale(lowered: str, allow_fraction: bool = False) -> float | int | None:
+    for pattern in _SCALE_PATTERNS:
+        match = pattern.search(lowered)
+        if match:
+            raw = match.group(1)
+            value = float(raw) if re.fullmatch(r"\d+\.\d+", raw) else to_number(raw)
+            if value and value <= 16:
+                return int(value) if float(value).is_integer() else value
+    for stem, value in _SCALE_WORDS:
+        if re.search(rf"\b{stem}", lowered):
+            return value
+    match = _PERCENT.search(lowered)
+    if match and re.search(r"\b(?:bigger|larger|scale|size|enlarge|upscale|resize|smaller)\b", lowered):
+        percent = int(match.group(1))
+        if percent >= 100:
+            return round(percent / 100) if percent % 100 == 0 else percent / 100
+        if allow_fraction and percent > 0:
+            return percent / 100
+    return None
+
+
+def _edit(lowered: str, sized: str, params: dict) -> None:
+    found = [(m.start(), op) for op, pattern in _OPERATIONS for m in [pattern.search(lowered)] if m]
+    if not found:
+        return
+    operation = min(found)[1]
+    params["operation"] = operation
+    if operation == "rotate":
+        angle = _angle(sized)
+        if angle is not None:
+            params["angle"] = angle
+        if re.search(r"\b(?:left|counter-?clockwise|anti-?clockwise|ccw)\b", lowered):
+            params["direction"] = "counterclockwise"
+        elif re.search(r"\b(?:right|clockwise|cw)\b", lowered):
+            params["direction"] = "clockwise"
+    elif operation == "flip":
+        params["direction"] = "vertical" if re.search(r"\bvertical\w*|upside|top to bottom", lowered) else "horizontal"
+    elif operation in ("brightness", "contrast", "saturation", "blur", "sharpen"):
+        percent = _PERCENT.search(lowered)
+        if percent:
+            amount = min(int(percent.group(1)), 300) / 100
+        else:
+            amount = 0.15 if _SMALL.search(lowered) else 0.6 if _LARGE.search(lowered) else 0.3
+        if operation in ("blur", "sharpen"):
+            params["strength"] = round(amount, 2)
+        else:
+            sign = -1 if _DECREASE.search(lowered) else 1
+            params["factor"] = round(max(0.05, 1 + sign * amount), 2)
+
+
+def _angle(lowered: str) -> int | None:
+    match = _DEGREES.search(lowered) or _ROTATE_NUMBER.search(lowered)
+    if match:
+        return abs(int(match.group(1)))
+    if re.search(r"\bupside down|half (?:a )?turn|180\b", lowered):
+        return 180
+    if re.search(r"\bquarter turn|sideways|\b(?:left|right|clockwise|counter-?clockwise|anti-?clockwise)\b", lowered):
+        return 90
+    return None
+
+
+def _target(lowered: str) -> str | None:
+    for pattern in _TARGET_PATTERNS:
+        match = pattern.search(lowered)
+        if match:
+            target = _TARGET_TAIL.sub("", match.group("t")).strip()
+            target = _LEADING_WORDS.sub("", target).strip(" ,.'\"")
+            if target and target not in _PRONOUNS:
+                return target
+    return None  # "remove it" alone: the thing is in the painted mask, not in the words
+
+
+_STYLE_VERBS = {"toonify": "cartoon", "ghiblify": "studio ghibli", "pixelate": "pixel art", "pixelize": "pixel art",
+                "pop art it": "pop art"}
+_STYLE_WORDS = frozenset(STYLE_TERMS)
+
+
+def _style(lowered: str) -> str | None:
+    """The style phrase as the user wrote it ('van gogh painting', 'pencil sketch', 'ukiyo-e')."""
+    for verb, style in _STYLE_VERBS.items():
+        if re.search(rf"\b{re.escape(verb)}\w*", lowered):
+            return style
+    for match in re.finditer(r"\b([a-z]+)-?(?:i?fy|ified|ize|ise|ized|ised)\b", lowered):  # "mosaic-ify"
+        for stem in (match.group(1), match.group(1).removesuffix("i")):  # "cartooni|fy" as well as "anime|fy"
+            if stem in _STYLE_WORDS:
+                return stem
+    for pattern in _STYLE_CONTEXT:
+        for match in pattern.finditer(lowered):
+            phrase = _clean_style(match.group("s"))
+            if phrase and _KNOWN_STYLE.search(phrase):
+                return phrase
+    known = [m for m in _KNOWN_STYLE.finditer(lowered)]
+    if known:
+        best = max(known, key=lambda m: (len(m.group(0)), -m.start()))
+        return best.group(0)
+    match = re.search(r"\bin (?:the )?style of (?P<s>[\w\s'.-]+?)(?=$|[,.!?;])", lowered)
+    return _clean_style(match.group("s")) if match else None
+
+
+def _clean_style(phrase: str) -> str:
+    phrase = phrase.strip(" -'.")
+    for _ in range(3):
+        phrase = _STYLE_NOISE.sub("", phrase).strip()
+    phrase = re.sub(r"^(?:this|the|my|it|that)(?: \w+)? (?:in|into|as|to) (?:an? |the )?", "", phrase)
+    return phrase
+
+
+def extract_negative(text: str) -> list[str]:
+    """Terms the user does not want: 'no people, no text' → ['people', 'text'] (order kept, no repeats)."""
+    lowered = normalise(text)
+    terms: list[str] = []
+    for match in NEGATIVE_PHRASE.finditer(lowered):
+        for part in re.split(r"\s*(?:,|\bor\b|\band\b|\bnor\b)\s*", match.group("n")):
+            part = re.sub(r"^(?:(?:avoid(?:ing)?|no|not|without|exclude|excluding|any|the|a|an|other)\s+)+", "",
+                          part.strip(" .'\""))
+            first = part.split(" ", 1)[0] if part else ""
+            if part and first not in _NOT_NEGATIVE_STARTS and part not in terms:
+                terms.append(part)
+    return terms
+
+
+def _background(lowered: str) -> str | None:
+    found = []
+    transparent = _TRANSPARENT.search(lowered)
+    if transparent:
+        found.append((transparent.start(), "transparent"))
+    for pattern in _BACKGROUND_COLOUR:
+        match = pattern.search(lowered)
+        if match:
+            found.append((match.start("c"), match.group("c")))
+    if not found:
+        return None
+    colour = min(found)[1]
+    return "gray" if colour == "grey" else colour
+
+
+# ---- limits -------------------------------------------------------------------------------------------------
+LIMITS = {"count": (1, 8), "width": (64, 2048), "height": (64, 2048), "steps": (1, 150), "angle": (0, 360),
+          "seed": (0, 2**32 - 1)}
+UPSCALE_LIMITS = (2, 4)
+EDIT_SCALE_LIMITS = (0.05, 8.0)
+
+
+def clamp_params(intent, params: dict) -> tuple[dict, list[str]]:
+    """Fit `params` to what the capability accepts; the notes say what changed, in words for the reply."""
+    name = getattr(intent, "name", intent) or ""
+    out, notes = dict(params), []
+    labels = {"count": "images per request", "width": "width", "height": "height", "steps": "steps",
+              "angle": "rotation", "seed": "seed"}
+    for key, (low, high) in LIMITS.items():
+        if key not in out or out[key] is None:
+            continue
+        try:
+            value = int(out[key])
+        except (TypeError, ValueError):
+            notes.append(f"Ignored the {labels[key]} {out[key]!r}: it is not a whole number.")
+            del out[key]
+            continue
+        if key == "angle":
+            value = value % 360 if value != 360 else 360
+        clamped = min(max(value, low), high)
+        if key in ("width", "height"):
+            snapped = max(low, min(high, int(round(clamped / 8)) * 8))
+            if clamped != value:
+                notes.append(f"The {labels[key]} {value}px is outside {low}–{high}px; used {snapped}px.")
+            elif snapped != value:
+                notes.append(f"The {labels[key]} {value}px was rounded to {snapped}px (a multiple of 8).")
+            clamped = snapped
+        elif clamped != value:
+            unit = "°" if key == "angle" else ""
+            notes.append(f"{labels[key].capitalize()} {value}{unit} is outside {low}–{high}{unit}; used {clamped}{unit}.")
+        out[key] = clamped
+    if "scale" in out and out["scale"] is not None:
+        low, high = UPSCALE_LIMITS if name == "upscale" else EDIT_SCALE_LIMITS
+        try:
+            value = float(out["scale"])
+        except (TypeError, ValueError):
+            notes.append(f"Ignored the scale {out['scale']!r}: it is not a number.")
+            del out["scale"]
+        else:
+            clamped = min(max(value, low), high)
+            if clamped != value:
+                notes.append(f"A {_fmt(value)}x scale is outside {_fmt(low)}x–{_fmt(high)}x; used {_fmt(clamped)}x.")
+            if name == "upscale" and not float(clamped).is_integer():
+                whole = int(clamped + 0.5)  # the models come in whole factors
+                notes.append(f"Upscaling works in whole factors; used {whole}x instead of {_fmt(clamped)}x.")
+                clamped = whole
+            elif name == "upscale":
+                clamped = int(clamped)
+            out["scale"] = clamped
+    if "factor" in out:
+        out["factor"] = min(max(float(out["factor"]), 0.05), 4.0)
+    return out, notes
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
