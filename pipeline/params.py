@@ -45,7 +45,8 @@ def _words_to_digits(text: str) -> str:
 _IMAGE_NOUN = "|".join(sorted(IMAGE_NOUNS, key=len, reverse=True))
 _COUNT = re.compile(rf"\b({_NUM})\s+(?:more\s+|different\s+|new\s+|distinct\s+|unique\s+|separate\s+|other\s+|"
                     rf"alternative\s+|quick\s+|possible\s+|\w+\s+)?(?:{_IMAGE_NOUN})\b|\b({_NUM}) of (?:them|these|those)\b"
-                    rf"|\b(?:batch|set|grid) of ({_NUM})\b|\bcount\s*[:=]\s*(\d+)|\bn\s*=\s*(\d+)\b")
+                    rf"|\b(?:batch|set|grid) of ({_NUM})\b|\bcount\s*[:=]\s*(\d+)|\bn\s*=\s*(\d+)\b"
+                    rf"|\b({_NUM})\s+more\s+(?:just\s+)?(?:like|similar|of)\b")
 _SIZE = re.compile(r"\b(\d{1,5})\s*(?:x|\*|by)\s*(\d{1,5})(?:\s*(?:px|pixels))?\b")
 _WIDTH = re.compile(r"\b(?:width|w)\s*(?:[:=]|of|to)?\s*(\d{2,5})\b|\b(\d{2,5})\s*(?:px|pixels)?\s*(?:wide|width)\b")
 _HEIGHT = re.compile(r"\b(?:height|h)\s*(?:[:=]|of|to)?\s*(\d{2,5})\b|\b(\d{2,5})\s*(?:px|pixels)?\s*(?:tall|high|height)\b")

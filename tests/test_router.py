@@ -1,6 +1,7 @@
 """The router (pipeline.router): exact rules, the learned classifier on phrases it never saw, calibration,
 clarification, forced intents, capability parsers, and what routing may import."""
 
+import io
 import json
 import logging
 import re
@@ -325,3 +326,14 @@ def test_describe_reports_the_classifier_and_the_embedding_model(tmp_path):
     missing = Router(Settings.from_env({}, data_dir=tmp_path, router_embedding_model=str(tmp_path / "nope")))
     assert missing.describe()["embedding_status"] == "missing" and "nope" in missing.describe()["embedding_reason"]
     assert missing.describe()["classifier"] == "rules + words"
+
+
+@pytest.mark.slow
+def test_phrases_written_apart_from_the_router_meet_the_targets(embedding_router):
+    """40 requests the lead wrote without looking at the training data (tests/fixtures/router_probe_lead.jsonl)."""
+    from pipeline.evaluate import evaluate
+
+    path = Path(__file__).with_name("fixtures") / "router_probe_lead.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    metrics = evaluate(rows, embedding_router, out=io.StringIO())
+    assert metrics["intent_accuracy"] >= 0.95 and metrics["param_accuracy"] >= 0.90, metrics
