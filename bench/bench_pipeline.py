@@ -65,7 +65,7 @@ def bench_pipeline(n: int, photo_png: bytes):
         pipe, store = build(Path(tmp))
         first = pipe.process_message("make it brighter", "", [photo_png], {"owner": owner})
         sid = first.session_id
-        text_overhead, edit_overhead, store_ms = [], [], []
+        text_overhead, edit_overhead, store_ms, classify_ms, encode_ms = [], [], [], [], []
         for i in range(n):
             r = pipe.process_message("what can you do?", sid, [], {"owner": owner})
             t = r.metadata["timings_ms"]
@@ -76,10 +76,14 @@ def bench_pipeline(n: int, photo_png: bytes):
             backend_ms = r.metadata.get("backend_seconds", 0) * 1000
             edit_overhead.append(t["total_ms"] - backend_ms)
             store_ms.append(t["store_ms"])
+            classify_ms.append(t["classify_ms"])
+            encode_ms.append(t["format_ms"])
         print("\n## Pipeline overhead per message (warm, excluding the capability's run time)\n")
         print("| what | p50 ms | p95 ms | n | note |\n|---|---|---|---|---|")
         row("text message (classify, refine, route, format, store)", text_overhead)
         row("512² image_edit: everything but the Pillow op", edit_overhead, "includes loading the latest image, PNG encode, file write")
+        row("  of which classify (router: MiniLM path for this phrase)", classify_ms, "router budget: p95 ≤ 25 ms")
+        row("  of which format (PNG encode of the 512² result)", encode_ms)
         row("  of which storing the reply + image", store_ms)
 
         print("\n## Store\n")

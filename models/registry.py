@@ -34,6 +34,7 @@ class Registry:
         self.cache = cache
         self.device = device
         self._capabilities: dict[str, Capability] = {}
+        self._described: tuple[float, list[dict]] | None = None
 
     def add(self, capability: Capability) -> None:
         if capability.name not in INTENTS:
@@ -57,8 +58,18 @@ class Registry:
     def __iter__(self):
         return iter(self._capabilities.values())
 
-    def describe(self) -> list[dict]:
-        return [c.describe() for c in self._capabilities.values()]
+    def describe(self, max_age_s: float = 0.0) -> list[dict]:
+        """Every capability with its backends' status; `max_age_s` > 0 may answer from a recent listing
+        (asking every backend checks files on disk, which costs milliseconds per message)."""
+        now = time.monotonic()
+        if max_age_s > 0 and self._described is not None and now - self._described[0] <= max_age_s:
+            return self._described[1]
+        listing = [c.describe() for c in self._capabilities.values()]
+        self._described = (now, listing)
+        return listing
+
+    def available_names(self, max_age_s: float = 30.0) -> set[str]:
+        return {c["name"] for c in self.describe(max_age_s) if c["available"]}
 
     def ready_backend(self, name: str) -> Backend:
         capability = self.get(name)

@@ -193,7 +193,7 @@ class Pipeline:
         message = result.message or ("Done." if result.images else "")
         if meta["notes"]:
             message = (message + "\n\n" if message else "") + "Note: " + "; ".join(meta["notes"]) + "."
-        available = {c["name"] for c in self.registry.describe() if c["available"]}
+        available = self.registry.available_names()
         actions = [a.to_dict() for a in result.actions]
         actions += routing_actions(intent, text, attachment_ids, meta["user_message_id"])
         suggestions = list(dict.fromkeys(result.suggestions + follow_ups(intent.name, available, bool(new_images))))[:4]

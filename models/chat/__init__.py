@@ -39,7 +39,7 @@ class RegistryHelpBackend(Backend):
 
     def run(self, handle, request: CapabilityRequest) -> CapabilityResult:
         text = request.text.lower()
-        caps = {c["name"]: c for c in self.registry.describe()} if self.registry else {}
+        caps = {c["name"]: c for c in self.registry.describe(max_age_s=10)} if self.registry else {}
         topics = [name for name, words in _TOPICS.items() if any(w in text for w in words) and name in caps]
         if topics:
             message = "\n\n".join(_explain(caps[name]) for name in topics[:2])
