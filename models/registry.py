@@ -73,20 +73,22 @@ class Registry:
 
     def ready_backend(self, name: str) -> Backend:
         capability = self.get(name)
-        problems = []
+        problems, fixes = [], []
         for backend in capability.backends:
             status = backend.status()
             if status.state == READY or (status.state == DOWNLOADABLE and _downloads_allowed(backend)):
                 return backend
             problems.append(f"{backend.name}: {status.reason}" + (f" (fix: {status.fix})" if status.fix else ""))
+            if status.fix:
+                fixes.append(status.fix)
         if not capability.backends:
             raise CapabilityUnavailable(
                 f"{_human(name)} is not available yet: {capability.planned or 'no backend is installed in this version.'}",
                 details={"capability": name})
-        raise CapabilityUnavailable(
-            f"{_human(name)} cannot run here: " + "; ".join(problems),
-            suggestions=[p for p in (s.split("(fix: ", 1)[1].rstrip(")") for s in problems if "(fix: " in s)],
-            details={"capability": name})
+        # Fixes are commands for whoever runs the server, not chat requests: they go in the details, not in the
+        # suggestions (which the UI turns into clickable messages).
+        raise CapabilityUnavailable(f"{_human(name)} cannot run here: " + "; ".join(problems),
+                                    details={"capability": name, "fixes": list(dict.fromkeys(fixes))})
 
     def run(self, request: CapabilityRequest, backend: Backend | None = None) -> CapabilityResult:
         backend = backend or self.ready_backend(request.capability)
