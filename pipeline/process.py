@@ -196,7 +196,8 @@ class Pipeline:
         available = self.registry.available_names()
         actions = [a.to_dict() for a in result.actions]
         actions += routing_actions(intent, text, attachment_ids, meta["user_message_id"])
-        suggestions = list(dict.fromkeys(result.suggestions + follow_ups(intent.name, available, bool(new_images))))[:4]
+        generic = follow_ups(intent.name, available, bool(new_images)) if result.type != CLARIFICATION else []
+        suggestions = list(dict.fromkeys(result.suggestions + generic))[:4]
         response = Response(session_id=session_id, message_id=None, type=result.type, message=message,
                             prompt=refinement.prompt or None, negative_prompt=refinement.negative or None,
                             metadata=meta, actions=actions, suggestions=suggestions)

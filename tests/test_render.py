@@ -36,3 +36,15 @@ def test_chip_order_and_round_trip():
     assert message == "make it bigger" and context == {"force_intent": "upscale"}
     assert parse_chip(chip_value("hi")) == ("hi", {})
     assert parse_chip("plain text") == ("plain text", {})
+
+
+def test_brush_strokes_become_the_mask_and_an_untouched_editor_gives_none():
+    from PIL import Image, ImageDraw
+
+    from ui.layout import _mask_from_editor
+
+    layer = Image.new("RGBA", (64, 48), (0, 0, 0, 0))
+    assert _mask_from_editor({"background": None, "layers": [layer], "composite": None}) is None
+    ImageDraw.Draw(layer).ellipse((10, 10, 30, 30), fill=(255, 0, 64, 255))
+    assert _mask_from_editor({"background": None, "layers": [layer], "composite": None}) is layer
+    assert _mask_from_editor(None) is None

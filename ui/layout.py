@@ -177,7 +177,7 @@ def _brush_updates(handlers: Handlers, state, response, request):
         latest = handlers.store.latest_image(state["session_id"], owner)
         if latest is not None:
             path = handlers.exportable(latest.path)
-            return gr.update(open=True), gr.update(value={"background": path, "layers": [], "composite": path})
+            return gr.update(open=True), gr.update(value=path)
     return gr.update(open=False), gr.update(value=None)
 
 

@@ -151,8 +151,7 @@ class InpaintBackend(Backend):
 
 def _ask_for_brush(message: str, reason: str, target: str) -> CapabilityResult:
     return CapabilityResult(type="clarification", message=message,
-                            metadata={"open_brush": True, "reason": reason, "target": target or None},
-                            suggestions=["Paint over the object, then send “erase it”."])
+                            metadata={"open_brush": True, "reason": reason, "target": target or None})
 
 
 def _to_image(rgb, original):
