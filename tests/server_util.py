@@ -23,10 +23,12 @@ class Server:
         self.data_dir, self.port = data_dir, port
         self.url = f"http://127.0.0.1:{port}/"
         self.proc = None
+        self.gradio_dir = data_dir.parent / f"gradio-{port}"  # this server's own file cache
 
     def start(self):
         env = dict(os.environ, GATEWAY_DATA_DIR=str(self.data_dir), GATEWAY_PORT=str(self.port),
-                   GATEWAY_HOST="127.0.0.1", GATEWAY_OWNER_SECRET="test-secret", GATEWAY_LOG_LEVEL="WARNING")
+                   GATEWAY_HOST="127.0.0.1", GATEWAY_OWNER_SECRET="test-secret", GATEWAY_LOG_LEVEL="WARNING",
+                   GRADIO_TEMP_DIR=str(self.gradio_dir))
         log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")
         self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=log)
         deadline = time.time() + 120

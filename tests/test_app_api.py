@@ -89,6 +89,11 @@ def test_owner_isolation(server, photo):
     stored = next(server.data_dir.rglob(f"{image_id}.png"))
     r = requests.get(f"{server.url}gradio_api/file={stored}", timeout=10)
     assert r.status_code in (403, 404), r.status_code
+    # nor can the Gradio cache URL be derived from the image id alone
+    served = list(server.gradio_dir.rglob("*.png"))
+    assert served and not any(image_id in str(p.relative_to(server.gradio_dir).name) for p in served)
+    for guess in (f"{server.gradio_dir}/{image_id}/{image_id}.png", f"{server.gradio_dir}/{image_id}.png"):
+        assert requests.get(f"{server.url}gradio_api/file={guess}", timeout=10).status_code in (403, 404)
     assert c.predict(sid, ALICE, api_name="/get_session")["messages"]  # still there
 
 

@@ -3,12 +3,14 @@
 Two audiences share one `Handlers` object: the browser (owner = a random token kept in `gr.BrowserState`,
 or the logged-in user name) and API scripts (owner = the token they pass). Every handler resolves the owner
 first and only ever asks the store for that owner's data, so no endpoint can list, read or delete another
-owner's sessions or images. Files handed back to Gradio are the stored, content-addressed PNGs; Gradio copies
-them into its cache and serves only those copies.
+owner's sessions or images. Files handed back to Gradio are links to the stored PNGs under names derived from
+the owner and the server secret; Gradio copies them into its cache and serves only those copies.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import shutil
@@ -49,23 +51,25 @@ class Handlers:
         return owner_from_token(token, self.settings.owner_secret)
 
     # ---- files ---------------------------------------------------------------------------------------------
-    def exportable(self, path) -> str:
-        """A path Gradio may return: under the working dir or the temp dir (else hard-linked into the temp dir)."""
-        path = Path(path).resolve()
-        for root in (Path.cwd().resolve(), Path(tempfile.gettempdir()).resolve()):
-            if path.is_relative_to(root):
-                return str(path)
-        target = self._export_dir / path.name
+    def exportable(self, path, owner: str) -> str:
+        """The file to hand to Gradio for `owner`: a hard link (or copy) of the stored PNG under a name derived
+        from the owner and a secret. Gradio serves returned files at a URL made of the file's content hash and
+        its name; the content hash is the public image id, so the name is what keeps another owner who learns
+        an id from guessing the URL."""
+        path = Path(path)
+        name = hmac.new(self.settings.owner_secret.encode(), f"{owner}:{path.name}".encode(), hashlib.sha256).hexdigest()[:40]
+        target = self._export_dir / f"{name}{path.suffix}"
         if not target.exists():
             self._export_dir.mkdir(parents=True, exist_ok=True)
             try:
                 os.link(path, target)
-            except OSError:
-                shutil.copyfile(path, target)
+            except FileExistsError:
+                pass
+            except OSError:  # another file system: copy once
+                tmp = target.with_suffix(".part")
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, target)
         return str(target)
-
-    def _path_of(self, image) -> str:
-        return self.exportable(image.path)
 
     # ---- browser: page load, sessions ---------------------------------------------------------------------
     def on_load(self, state, request=None):
@@ -84,12 +88,13 @@ class Handlers:
         if not session_id:
             return []
         rows = self.store.history(session_id, owner, limit=self.settings.history_page_size)
-        return render_history(rows, self._path_of)
+        return render_history(rows, lambda image: self.exportable(image.path, owner))
 
     def gallery(self, owner: str, session_id: str) -> list:
         if not session_id:
             return []
-        return [(self._path_of(img), f"{img.width}×{img.height}") for img in self.store.images_of_session(session_id, owner)]
+        return [(self.exportable(img.path, owner), f"{img.width}×{img.height}")
+                for img in self.store.images_of_session(session_id, owner)]
 
     def session_choices(self, owner: str, session_id: str):
         sessions = self.store.list_sessions(owner)
@@ -135,7 +140,8 @@ class Handlers:
         sid = state.get("session_id") or ""
         history = self.history(owner, sid)
         if response.message_id is None:  # not stored (the input was refused): show it once, below the history
-            history = history + ([user_message(text, [])] if text else []) + render_response(response, self._path_of)
+            refused = render_response(response, lambda image: self.exportable(image.path, owner))
+            history = history + ([user_message(text, [])] if text else []) + refused
         return state, history, self.gallery(owner, sid), self.session_choices(owner, sid), response
 
     def chip(self, value, state, request=None, progress=None):
@@ -161,7 +167,7 @@ class Handlers:
         out = response.to_dict()
         for img in out["data"]["images"]:
             img.pop("path", None)  # server paths stay on the server; the files come as the second output
-        return out, [self.exportable(img.path) for img in response.images]
+        return out, [self.exportable(img.path, owner_id) for img in response.images]
 
     def api_list_sessions(self, owner, request=None):
         try:
@@ -193,7 +199,7 @@ class Handlers:
     def api_get_image(self, image_id, owner, request=None):
         owner_id = self.api_owner(owner, request)
         row = self.store.get_image(image_id or "", owner_id)  # NotFound for anybody else's image
-        return self.exportable(row.path)
+        return self.exportable(row.path, owner_id)
 
     def api_capabilities(self):
         listing = self.registry.describe()

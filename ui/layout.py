@@ -176,7 +176,7 @@ def _brush_updates(handlers: Handlers, state, response, request):
         owner, _ = handlers.browser_owner(state, request)
         latest = handlers.store.latest_image(state["session_id"], owner)
         if latest is not None:
-            path = handlers.exportable(latest.path)
+            path = handlers.exportable(latest.path, owner)
             return gr.update(open=True), gr.update(value=path)
     return gr.update(open=False), gr.update(value=None)
 
