@@ -15,25 +15,12 @@ CPU core, so that row needs `--full` there.
 
 from __future__ import annotations
 
-import os
+import tempfile
+from pathlib import Path
 
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from common import interleaved, measure_rows, parse_args, peak_rss_mb, print_case, print_rows, setup, weights_dir
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import shutil  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+setup()
 
 SIDES = (512, 1024)
 MASK_FRACTION = 0.10
@@ -76,34 +63,6 @@ def _random_lama(folder: Path) -> Path:
         generator = LaMa(in_nc=4, out_nc=3).model
         save_file({f"generator.{k}": v.contiguous() for k, v in generator.state_dict().items()}, str(path))
     return path
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak RSS. Linux's ru_maxrss carries the parent's peak across fork+exec, VmHWM does not."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _interleaved(fns: dict, repeats: int) -> dict:
-    """name → (median wall s, best CPU s), the callables timed in turn (so both see the same machine load)
-    for at least `repeats` rounds and 3 s. On a shared CPU, other processes only ever add time (to the wall
-    clock and, through caches and frequency, to CPU time too), so the best CPU time is the steadiest figure."""
-    walls = {name: [] for name in fns}
-    cpus = {name: [] for name in fns}
-    while True:
-        for name, fn in fns.items():
-            wall, cpu = time.perf_counter(), time.process_time()
-            fn()
-            walls[name].append(time.perf_counter() - wall)
-            cpus[name].append(time.process_time() - cpu)
-        rounds = len(next(iter(walls.values())))
-        if rounds >= repeats and (sum(map(sum, walls.values())) >= 3.0 or rounds >= 50):
-            return {name: (statistics.median(walls[name]), min(cpus[name])) for name in fns}
 
 
 def _raw_call(backend: str, chosen, rgb, hole, settings, device: str):
@@ -166,77 +125,42 @@ def run_case(backend: str, mode: str, side: int, device: str, repeats: int, weig
     hole = dilate(np.asarray(mask) > 0, settings.object_removal_dilate_px)
     if mode == "raw":
         _raw_call(backend, chosen, rgb, hole, settings, registry.device)()
-        return {"peak_rss_mb": _peak_rss_mb()}
+        return {"peak_rss_mb": peak_rss_mb()}
     request = lambda: CapabilityRequest("object_removal", "erase it", images=[InputImage(photo, None)],  # noqa: E731
                                         mask=mask)
     model = registry.run(request(), backend=chosen).images[0].recipe["model"]  # warm-up, loads the model
-    peak = _peak_rss_mb()
+    peak = peak_rss_mb()
     raw = _raw_call(backend, chosen, rgb, hole, settings, registry.device)
     raw()
-    timings = _interleaved({"wrapper": lambda: registry.run(request(), backend=chosen), "raw": raw}, repeats)
+    timings = interleaved({"wrapper": lambda: registry.run(request(), backend=chosen), "raw": raw}, repeats)
     return {"wrapper": timings["wrapper"], "raw": timings["raw"], "peak_rss_mb": peak, "model": model}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--full", action="store_true", help="also LaMa at 1024² (slow on CPU)")
-    parser.add_argument("--case", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse_args(__doc__.splitlines()[0], "also LaMa at 1024² (slow on CPU)")
     from models.devices import resolve_device
 
     device = resolve_device(args.device)
     if args.case:
-        backend, mode, side, weights = args.case.split(":", 3)
-        print(json.dumps(run_case(backend, mode, int(side), device, args.repeats, weights or None)))
+        print_case(args.case, run_case, device, args.repeats)
         return
 
     from models.object_removal.lama_backend import LamaBackend
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench_object_removal_"))
-    weights = ""
-    if LamaBackend(_settings(None)).status().state != "ready":
-        weights = str(_random_lama(workdir))
-        print("(no LaMa weights in the cache: lama rows use random weights, same architecture)")
-    try:
+    with weights_dir("bench_object_removal_") as workdir:
+        weights = ""
+        if LamaBackend(_settings(None)).status().state != "ready":
+            weights = str(_random_lama(workdir))
+            print("(no LaMa weights in the cache: lama rows use random weights, same architecture)")
         _print_table(args, device, weights)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)  # the random weights are tens to hundreds of MB
 
 
 def _print_table(args, device: str, weights: str) -> None:
-    rows = []
-    for backend in ("lama", "patchmatch", "opencv"):
-        for side in SIDES:
-            if backend == "lama" and side > 512 and device == "cpu" and not args.full:
-                rows.append((backend, side, None, None))
-                continue
-            repeats = 1 if backend == "lama" and device == "cpu" else args.repeats
-            result = {mode: _subprocess_case(f"{backend}:{mode}:{side}:{weights}", device, repeats)
-                      for mode in ("wrapper", "raw")}
-            rows.append((backend, side, result["wrapper"], result["raw"]["peak_rss_mb"]))
+    rows = measure_rows(__file__, ("lama", "patchmatch", "opencv"), SIDES, "lama", args, device, weights)
     print(f"\nobject removal, astronaut with a {MASK_FRACTION:.0%} elliptical mask, device {device}, 1 thread; wrapper "
           f"and raw timed in turn, >= {args.repeats} rounds and 3 s after a warm-up (LaMa on CPU: 1 round); median "
           f"wall s, best CPU s in brackets. The wrapper fills a crop around the mask, the raw call the whole image.\n")
-    print("| backend | size | model | wrapper s (CPU s) | raw s (CPU s) | ratio | wrapper peak RSS MB | raw peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|")
-    for backend, side, result, raw_peak in rows:
-        if result is None:
-            print(f"| {backend} | {side}² | skipped on CPU (use --full) | – | – | – | – | – |")
-            continue
-        (wall, cpu), (raw_wall, raw_cpu) = result["wrapper"], result["raw"]
-        ratio = cpu / raw_cpu if device == "cpu" else wall / raw_wall  # on a GPU the CPU mostly waits
-        print(f"| {backend} | {side}² | {result['model']} | {wall:.3f} ({cpu:.3f}) | {raw_wall:.3f} ({raw_cpu:.3f}) | "
-              f"{ratio:.2f} | {result['peak_rss_mb']:.0f} | {raw_peak:.0f} |")
-
-
-def _subprocess_case(case: str, device: str, repeats: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--device", device, "--repeats", str(repeats), "--case", case],
-                         capture_output=True, text=True, cwd=ROOT)
-    if out.returncode != 0:
-        raise SystemExit(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    print_rows(rows, device, "size")
 
 
 if __name__ == "__main__":

@@ -14,25 +14,12 @@ row needs `--full` there.
 
 from __future__ import annotations
 
-import os
+import tempfile
+from pathlib import Path
 
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from common import interleaved, measure_rows, parse_args, peak_rss_mb, print_case, print_rows, setup, weights_dir
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import shutil  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+setup()
 
 SCALE = 4
 OUTPUT_SIDES = (512, 1024)
@@ -64,34 +51,6 @@ def _random_rrdbnet(folder: Path) -> Path:
     if not path.exists():
         torch.save(ESRGAN(num_filters=64, num_blocks=23, scale=4).state_dict(), path)
     return path
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak RSS. Linux's ru_maxrss carries the parent's peak across fork+exec, VmHWM does not."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _interleaved(fns: dict, repeats: int) -> dict:
-    """name → (median wall s, best CPU s), the callables timed in turn (so both see the same machine load)
-    for at least `repeats` rounds and 3 s. On a shared CPU, other processes only ever add time (to the wall
-    clock and, through caches and frequency, to CPU time too), so the best CPU time is the steadiest figure."""
-    walls = {name: [] for name in fns}
-    cpus = {name: [] for name in fns}
-    while True:
-        for name, fn in fns.items():
-            wall, cpu = time.perf_counter(), time.process_time()
-            fn()
-            walls[name].append(time.perf_counter() - wall)
-            cpus[name].append(time.process_time() - cpu)
-        rounds = len(next(iter(walls.values())))
-        if rounds >= repeats and (sum(map(sum, walls.values())) >= 3.0 or rounds >= 50):
-            return {name: (statistics.median(walls[name]), min(cpus[name])) for name in fns}
 
 
 def _raw_call(backend: str, chosen, photo, side: int, device: str):
@@ -154,76 +113,41 @@ def run_case(backend: str, mode: str, side: int, device: str, repeats: int, weig
     if mode == "raw":
         raw, _ = _raw_call(backend, chosen, photo, side, registry.device)
         raw()
-        return {"peak_rss_mb": _peak_rss_mb()}
+        return {"peak_rss_mb": peak_rss_mb()}
     request = lambda: CapabilityRequest("upscale", "upscale 4x", params={"scale": SCALE},  # noqa: E731
                                         images=[InputImage(photo, None)])
     model = registry.run(request(), backend=chosen).images[0].recipe["model"]  # warm-up, loads the model
-    peak = _peak_rss_mb()
+    peak = peak_rss_mb()
     raw, _ = _raw_call(backend, chosen, photo, side, registry.device)
     raw()
-    timings = _interleaved({"wrapper": lambda: registry.run(request(), backend=chosen), "raw": raw}, repeats)
+    timings = interleaved({"wrapper": lambda: registry.run(request(), backend=chosen), "raw": raw}, repeats)
     return {"wrapper": timings["wrapper"], "raw": timings["raw"], "peak_rss_mb": peak, "model": model}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--full", action="store_true", help="also Real-ESRGAN at 1024² (slow on CPU)")
-    parser.add_argument("--case", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse_args(__doc__.splitlines()[0], "also Real-ESRGAN at 1024² (slow on CPU)")
     from models.devices import resolve_device
 
     device = resolve_device(args.device)
     if args.case:
-        backend, mode, side, weights = args.case.split(":", 3)
-        print(json.dumps(run_case(backend, mode, int(side), device, args.repeats, weights or None)))
+        print_case(args.case, run_case, device, args.repeats)
         return
 
     from models.upscale.spandrel_backend import RealEsrganUpscaler
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench_upscale_"))
-    weights = ""
-    if RealEsrganUpscaler(_settings(None)).status().state != "ready":
-        weights = str(_random_rrdbnet(workdir))
-        print("(no Real-ESRGAN weights in the cache: realesrgan rows use random weights, same architecture)")
-    try:
+    with weights_dir("bench_upscale_") as workdir:
+        weights = ""
+        if RealEsrganUpscaler(_settings(None)).status().state != "ready":
+            weights = str(_random_rrdbnet(workdir))
+            print("(no Real-ESRGAN weights in the cache: realesrgan rows use random weights, same architecture)")
         _print_table(args, device, weights)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)  # the random weights are tens to hundreds of MB
 
 
 def _print_table(args, device: str, weights: str) -> None:
-    rows = []
-    for backend in ("ncnn", "realesrgan", "lanczos"):
-        for side in OUTPUT_SIDES:
-            if backend == "realesrgan" and side > 512 and device == "cpu" and not args.full:
-                rows.append((backend, side, None, None))
-                continue
-            repeats = 1 if backend == "realesrgan" and device == "cpu" else args.repeats
-            result = {mode: _subprocess_case(f"{backend}:{mode}:{side}:{weights}", device, repeats)
-                      for mode in ("wrapper", "raw")}
-            rows.append((backend, side, result["wrapper"], result["raw"]["peak_rss_mb"]))
+    rows = measure_rows(__file__, ("ncnn", "realesrgan", "lanczos"), OUTPUT_SIDES, "realesrgan", args, device, weights)
     print(f"\nupscale x{SCALE}, device {device}, 1 thread; wrapper and raw timed in turn, >= {args.repeats} rounds "
           f"and 3 s after a warm-up (Real-ESRGAN on CPU: 1 round); median wall s, best CPU s in brackets\n")
-    print("| backend | output | model | wrapper s (CPU s) | raw s (CPU s) | ratio | wrapper peak RSS MB | raw peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|")
-    for backend, side, result, raw_peak in rows:
-        if result is None:
-            print(f"| {backend} | {side}² | skipped on CPU (use --full) | – | – | – | – | – |")
-            continue
-        (wall, cpu), (raw_wall, raw_cpu) = result["wrapper"], result["raw"]
-        ratio = cpu / raw_cpu if device == "cpu" else wall / raw_wall  # on a GPU the CPU mostly waits
-        print(f"| {backend} | {side}² | {result['model']} | {wall:.3f} ({cpu:.3f}) | {raw_wall:.3f} ({raw_cpu:.3f}) | "
-              f"{ratio:.2f} | {result['peak_rss_mb']:.0f} | {raw_peak:.0f} |")
-
-
-def _subprocess_case(case: str, device: str, repeats: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--device", device, "--repeats", str(repeats), "--case", case],
-                         capture_output=True, text=True, cwd=ROOT)
-    if out.returncode != 0:
-        raise SystemExit(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    print_rows(rows, device, "output")
 
 
 if __name__ == "__main__":
