@@ -29,7 +29,8 @@ MODEL_QUEUE = "models"
 
 def build_ui(handlers: Handlers, settings) -> gr.Blocks:
     limit = settings.concurrency_limit
-    with gr.Blocks(title="AI image gateway") as demo:
+    # Gradio keeps a copy of every file it served; drop copies older than a day (the store keeps the originals).
+    with gr.Blocks(title="AI image gateway", delete_cache=(3600, 86400)) as demo:
         state = gr.BrowserState({"token": "", "session_id": ""}, storage_key="gateway", secret=settings.owner_secret)
         with gr.Sidebar(label="Sessions", open=True):
             new_btn = gr.Button("New chat", elem_id="new-chat", variant="primary")
