@@ -79,3 +79,35 @@ def test_type_attach_send_chip_reload(browser_page, tmp_path):
     page.wait_for_function(
         f"document.querySelectorAll('#chat [data-testid=bot] img').length >= {after}", timeout=60_000)
     assert "make it black and white" in page.locator("#chat").inner_text()
+
+
+def test_erase_asks_for_the_brush_and_a_painted_stroke_is_erased(browser_page, tmp_path):
+    from skimage import data
+
+    server, page = browser_page
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(photo)
+    page.goto(server.url, wait_until="load")
+    page.wait_for_selector("#msg textarea")
+    page.click("#new-chat")
+    page.locator("#msg input[type=file]").set_input_files(str(photo))
+    page.wait_for_selector("#msg img, #msg .thumbnail-item, #msg [data-testid=file]", timeout=30_000)
+    page.fill("#msg textarea", "erase the flag on the left")
+    page.locator("#msg [data-testid=submit-button], #msg button.submit-button").first.click()
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('brush')", timeout=90_000)
+
+    canvas = page.locator("#brush canvas").first
+    canvas.wait_for()
+    page.wait_for_timeout(2000)  # the editor draws the image before it takes strokes
+    box = canvas.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx - 100, cy - 100)
+    page.mouse.down()
+    for i in range(30):
+        page.mouse.move(cx - 100 + i * 2, cy - 100 + i * 3, steps=2)
+    page.mouse.up()
+    page.fill("#msg textarea", "erase it")
+    page.locator("#msg [data-testid=submit-button], #msg button.submit-button").first.click()
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('Erased the painted area')",
+                           timeout=90_000)
+    assert bot_images(page).count() >= 1
