@@ -43,19 +43,29 @@ def bot_images(page):
     return page.locator("#chat [data-testid=bot] img")
 
 
-def test_type_attach_send_chip_reload(browser_page, tmp_path):
+@pytest.fixture
+def photo(tmp_path):
     from skimage import data
 
-    server, page = browser_page
-    photo = tmp_path / "astronaut.png"
-    Image.fromarray(data.astronaut()).save(photo)
+    path = tmp_path / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(path)
+    return path
 
+
+def send(page, text, attach=None):
+    """Type (and attach), then press the send button, like a person."""
+    if attach is not None:
+        page.locator("#msg input[type=file]").set_input_files(str(attach))
+        page.wait_for_selector("#msg img, #msg .thumbnail-item, #msg [data-testid=file]", timeout=30_000)
+    page.fill("#msg textarea", text)
+    page.locator("#msg [data-testid=submit-button], #msg button.submit-button").first.click()
+
+
+def test_type_attach_send_chip_reload(browser_page, photo):
+    server, page = browser_page
     page.goto(server.url, wait_until="load")
     page.wait_for_selector("#msg textarea")
-    page.locator("#msg input[type=file]").set_input_files(str(photo))
-    page.wait_for_selector("#msg img, #msg .thumbnail-item, #msg [data-testid=file]", timeout=30_000)
-    page.fill("#msg textarea", "make it black and white")
-    page.locator("#msg [data-testid=submit-button], #msg button.submit-button").first.click()
+    send(page, "make it black and white", attach=photo)
 
     bot_images(page).first.wait_for()
     assert page.locator("#chat").inner_text().count("What ran") >= 1
@@ -81,19 +91,12 @@ def test_type_attach_send_chip_reload(browser_page, tmp_path):
     assert "make it black and white" in page.locator("#chat").inner_text()
 
 
-def test_erase_asks_for_the_brush_and_a_painted_stroke_is_erased(browser_page, tmp_path):
-    from skimage import data
-
+def test_erase_asks_for_the_brush_and_a_painted_stroke_is_erased(browser_page, photo):
     server, page = browser_page
-    photo = tmp_path / "astronaut.png"
-    Image.fromarray(data.astronaut()).save(photo)
     page.goto(server.url, wait_until="load")
     page.wait_for_selector("#msg textarea")
     page.click("#new-chat")
-    page.locator("#msg input[type=file]").set_input_files(str(photo))
-    page.wait_for_selector("#msg img, #msg .thumbnail-item, #msg [data-testid=file]", timeout=30_000)
-    page.fill("#msg textarea", "erase the flag on the left")
-    page.locator("#msg [data-testid=submit-button], #msg button.submit-button").first.click()
+    send(page, "erase the flag on the left", attach=photo)
     page.wait_for_function("document.querySelector('#chat').innerText.includes('brush')", timeout=90_000)
 
     canvas = page.locator("#brush canvas").first
@@ -106,8 +109,7 @@ def test_erase_asks_for_the_brush_and_a_painted_stroke_is_erased(browser_page, t
     for i in range(30):
         page.mouse.move(cx - 100 + i * 2, cy - 100 + i * 3, steps=2)
     page.mouse.up()
-    page.fill("#msg textarea", "erase it")
-    page.locator("#msg [data-testid=submit-button], #msg button.submit-button").first.click()
+    send(page, "erase it")
     page.wait_for_function("document.querySelector('#chat').innerText.includes('Erased the painted area')",
                            timeout=90_000)
     assert bot_images(page).count() >= 1
