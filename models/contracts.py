@@ -28,6 +28,16 @@ class BackendStatus:
         return self.state == READY
 
 
+def missing_modules(*modules: str, fix: str = "pip install -r requirements.txt") -> BackendStatus | None:
+    """A MISSING status naming the modules that are not installed (checked without importing them), else None."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    return BackendStatus(MISSING, f"the Python package(s) {', '.join(missing)} are not installed", fix)
+
+
 @dataclass
 class InputImage:
     """An image the capability works on, resolved by the pipeline (attachment or session reference)."""

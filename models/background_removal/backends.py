@@ -9,14 +9,13 @@ session class the configured folder as its home instead of mutating process-wide
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from models.background_removal import rembg_models
 from models.background_removal.reply import CAPABILITY, run_request
-from models.contracts import DOWNLOADABLE, MISSING, READY, Backend, BackendStatus, CapabilityRequest
+from models.contracts import Backend, BackendStatus, CapabilityRequest, DOWNLOADABLE, MISSING, missing_modules, READY
 
 DOWNLOAD_FIX = "python -m models.download background_removal (or set GATEWAY_ALLOW_DOWNLOADS=true)"
 
@@ -57,10 +56,8 @@ class RembgBackend(Backend):
         if choice is None:
             return BackendStatus(MISSING, f"turned off ({rembg_models.ENV_VAR} is empty)",
                                  f"set {rembg_models.ENV_VAR}=auto")
-        missing = [m for m in ("rembg", "onnxruntime", "pymatting") if importlib.util.find_spec(m) is None]
-        if missing:
-            return BackendStatus(MISSING, f"the package(s) {', '.join(missing)} are not installed",
-                                 "pip install -r requirements.txt")
+        if absent := missing_modules("rembg", "onnxruntime", "pymatting"):
+            return absent
         if choice.custom:
             if not choice.present:
                 return BackendStatus(MISSING, f"the custom model file {choice.path} does not exist",
@@ -150,10 +147,8 @@ class GrabCutBackend(Backend):
     estimated_bytes = 1 << 20
 
     def status(self) -> BackendStatus:
-        missing = [m for m in ("cv2", "numpy", "pymatting") if importlib.util.find_spec(m) is None]
-        if missing:
-            return BackendStatus(MISSING, f"the package(s) {', '.join(missing)} are not installed",
-                                 "pip install -r requirements.txt")
+        if absent := missing_modules("cv2", "numpy", "pymatting"):
+            return absent
         return BackendStatus(READY)
 
     def load(self, device: str):

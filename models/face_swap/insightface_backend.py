@@ -10,13 +10,12 @@ models on onnxruntime (CUDA when the device is a GPU) plus an optional spandrel 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import dataclass
 from typing import Any
 
 from core.errors import ModelLoadError
-from models.contracts import DOWNLOADABLE, MISSING, READY, BackendStatus
+from models.contracts import BackendStatus, DOWNLOADABLE, MISSING, missing_modules, READY
 from models.face_swap.flow import FaceSwapBackend
 from models.face_swap.selection import DetectedFace
 from models.face_swap.weights import fetch_file, fetch_pack, resolve_file, resolve_pack
@@ -53,10 +52,8 @@ class InsightFaceSwap(FaceSwapBackend):
 
     # ---- status and download ------------------------------------------------------------------------------
     def status(self) -> BackendStatus:
-        missing = [m for m in ("insightface", "onnxruntime", "cv2") if importlib.util.find_spec(m) is None]
-        if missing:
-            return BackendStatus(MISSING, f"the Python module(s) {', '.join(missing)} are not installed",
-                                 "pip install insightface onnxruntime opencv-python")
+        if absent := missing_modules("insightface", "onnxruntime", "cv2"):
+            return absent
         pack_raw = getattr(self.settings, "face_swap_insightface_pack", "")
         swapper_raw = getattr(self.settings, "face_swap_swapper_model", "")
         if not pack_raw or not swapper_raw:

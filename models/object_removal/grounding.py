@@ -10,10 +10,9 @@ probabilities at the image's size; masks.select_components turns them into the o
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 
-from models.contracts import DOWNLOADABLE, MISSING, READY, BackendStatus
+from models.contracts import BackendStatus, DOWNLOADABLE, missing_modules, READY
 from models.weights import WeightSource, fetch, parse_weight_source, weight_status
 
 ENV_VAR = "GATEWAY_OBJECT_REMOVAL_GROUNDING_MODEL"
@@ -36,9 +35,8 @@ class ClipSegGrounder:
         return parse_weight_source(self.settings.object_removal_grounding_model, ENV_VAR, single_file=False)
 
     def status(self) -> BackendStatus:
-        for package in ("torch", "transformers"):
-            if importlib.util.find_spec(package) is None:
-                return BackendStatus(MISSING, f"the {package} package is not installed", "pip install -r requirements.txt")
+        if absent := missing_modules("torch", "transformers"):
+            return absent
         return weight_status(self.source(), env_var=ENV_VAR, what="CLIPSeg text-grounding model",
                              capability="object_removal")
 

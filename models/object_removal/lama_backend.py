@@ -9,10 +9,9 @@ entries dropped before spandrel builds the `MaskedImageModelDescriptor`. spandre
 
 from __future__ import annotations
 
-import importlib.util
 
 from core.errors import ModelLoadError
-from models.contracts import MISSING, BackendStatus
+from models.contracts import BackendStatus, missing_modules
 from models.object_removal.removal import InpaintBackend
 from models.weights import WeightSource, fetch, parse_weight_source, weight_status
 
@@ -68,9 +67,8 @@ class LamaBackend(InpaintBackend):
         return parse_weight_source(self.settings.object_removal_model, ENV_VAR, single_file=True)
 
     def status(self) -> BackendStatus:
-        for package in ("torch", "spandrel"):
-            if importlib.util.find_spec(package) is None:
-                return BackendStatus(MISSING, f"the {package} package is not installed", "pip install -r requirements.txt")
+        if absent := missing_modules("torch", "spandrel"):
+            return absent
         return weight_status(self._source(), env_var=ENV_VAR, what="LaMa weights", capability=self.capability)
 
     def cache_key(self) -> str:

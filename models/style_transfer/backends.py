@@ -15,7 +15,7 @@ import logging
 from PIL import Image
 
 from core.errors import CapabilityUnavailable, Cancelled, GatewayError
-from models.contracts import MISSING, READY, Backend, BackendStatus, CapabilityRequest, CapabilityResult
+from models.contracts import Backend, BackendStatus, CapabilityRequest, CapabilityResult, MISSING, missing_modules, READY
 from models.style_transfer import diffusion, engine, geometry, replies
 from models.style_transfer.catalogue import BY_KEY, DIFFUSION, FAST, FILTER, Style
 from models.style_transfer.planning import ASK, FROM_IMAGE, UNKNOWN, Plan, make_plan
@@ -224,8 +224,8 @@ class FilterBackend(_StyleBackend):
     embedded = True
 
     def status(self) -> BackendStatus:
-        if importlib.util.find_spec("cv2") is None:
-            return BackendStatus(MISSING, "OpenCV is not installed", "pip install opencv-python-headless")
+        if absent := missing_modules("cv2"):
+            return absent
         return BackendStatus(READY)
 
 

