@@ -16,6 +16,7 @@ def build_app(settings: Settings):
     """The gradio Blocks app and the objects behind it (for tests and scripts)."""
     from models.cache import ModelCache
     from models.registry import build_registry
+    from pipeline.executors import build_executor
     from pipeline.presets import seed_templates
     from pipeline.process import Pipeline
     from pipeline.refine import Refiner
@@ -29,10 +30,10 @@ def build_app(settings: Settings):
     cache = ModelCache(int(settings.cache_budget_gb * 2**30))
     registry = build_registry(settings, cache, device=settings.device)
     router = Router(settings, registry)
-    pipeline = Pipeline(settings, store, registry, router, Refiner(store))
+    pipeline = Pipeline(settings, store, registry, router, Refiner(store), executor=build_executor(settings, registry))
     handlers = Handlers(settings, pipeline, store, registry, router)
     demo = build_ui(handlers, settings)
-    demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=settings.concurrency_limit)
+    demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=settings.request_concurrency)
     return demo, handlers
 
 

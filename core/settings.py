@@ -29,7 +29,8 @@ class Settings:
     cache_budget_gb: float = _setting(6.0, "Byte budget of the model cache in GiB; least recently used unpinned models are evicted above it.")
     owner_secret: str = _setting("change-me-gateway-secret", "Fixed secret that signs the browser's owner token (keep it stable so identities survive restarts) and salts owner ids.")
     queue_max_size: int = _setting(64, "Most requests waiting in the queue; more get 'queue is full'.")
-    concurrency_limit: int = _setting(1, "Requests that run models at the same time (one GPU: 1).")
+    concurrency_limit: int = _setting(1, "Model runs at the same time (one GPU: 1); text replies and model-free edits never wait for one.")
+    request_concurrency: int = _setting(16, "Chat requests the web server handles at the same time (those that need a model then wait their turn, in order, for one of the GATEWAY_CONCURRENCY_LIMIT model slots).")
     max_upload_bytes: int = _setting(25 * 1024 * 1024, "Largest accepted upload, in bytes.")
     max_image_pixels: int = _setting(40_000_000, "Largest accepted input image, in pixels (width x height); bigger files are refused as decompression bombs.")
     max_output_pixels: int = _setting(64_000_000, "Largest image a capability may produce (e.g. an upscale), in pixels.")
@@ -119,5 +120,21 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
+def write_readme_table(readme: Path) -> None:
+    """Replace the settings table in the README with the current one."""
+    lines = readme.read_text().split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("| variable | default | description |"))
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    lines[start:end] = settings_table().split("\n")
+    readme.write_text("\n".join(lines))
+
+
 if __name__ == "__main__":
-    print(settings_table())
+    import sys
+
+    if "--write-readme" in sys.argv:  # python -m core.settings --write-readme
+        write_readme_table(Path(__file__).resolve().parent.parent / "README.md")
+    else:
+        print(settings_table())

@@ -112,6 +112,7 @@ class Backend:
     description: ClassVar[str] = ""
     estimated_bytes: ClassVar[int] = 0  # resident size once loaded, for the cache budget
     embedded: ClassVar[bool] = False  # True when it needs no download (weights in a package or no weights)
+    uses_model: ClassVar[bool] = True  # False for model-free work (text, Pillow edits): it never waits for a model slot
 
     def __init__(self, settings=None):
         self.settings = settings

@@ -33,12 +33,15 @@ CONTEXT_KEYS = {"force_intent", "params", "image_ids", "consent", "correction_of
 
 
 class Pipeline:
-    def __init__(self, settings, store, registry, router, refiner):
+    def __init__(self, settings, store, registry, router, refiner, executor=None):
+        from pipeline.executors import LocalExecutor
+
         self.settings = settings
         self.store = store
         self.registry = registry
         self.router = router
         self.refiner = refiner
+        self.executor = executor or LocalExecutor(registry, model_slots=settings.concurrency_limit)
 
     # ---- entry point -----------------------------------------------------------------------------------
     def process_message(self, message: str, session_id: str | None, images=(), context: dict | None = None) -> Response:
@@ -152,7 +155,7 @@ class Pipeline:
                 session_metadata=dict(self.store.get_session(session.id, owner).metadata),
                 progress=context.get("progress"), cancel_event=context.get("cancel_event"))
             t = time.perf_counter()
-            result = self.registry.run(request)
+            result = self.executor.run(request)
             timings["route_ms"] = _ms(t)
         except ConsentRequired as exc:
             return self._ask_consent(session.id, owner, text, intent, exc, attachment_ids, base_meta, timings, started)

@@ -4,8 +4,9 @@ Page: a sessions sidebar (new / switch / delete) with the capabilities panel, th
 "what ran" block per reply, chips under the last reply), a multimodal input (text + several images), a brush
 to paint what to erase, and the session's gallery. API: `/chat`, `/list_sessions`, `/get_session`,
 `/delete_session`, `/get_image`, `/capabilities`, wired to hidden components so files travel as real files
-through gradio_client. Every event that can run a model shares one `concurrency_id` with the limit from
-settings; the UI's own events are hidden from the API docs.
+through gradio_client. Every chat event shares one `concurrency_id` with `GATEWAY_REQUEST_CONCURRENCY`; runs
+that need a model wait for a model slot inside the executor, so cheap replies never queue behind them. The UI's
+own events are hidden from the API docs.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ CSS = """
 #sessions .wrap { flex-direction: column; }
 footer { display: none !important; }
 """
-MODEL_QUEUE = "models"
+CHAT_QUEUE = "chat"
 
 
 def build_ui(handlers: Handlers, settings) -> gr.Blocks:
-    limit = settings.concurrency_limit
+    limit = settings.request_concurrency  # model runs are gated inside the executor, not here
     # Gradio keeps a copy of every file it served; drop copies older than a day (the store keeps the originals).
     with gr.Blocks(title="AI image gateway", delete_cache=(3600, 86400)) as demo:
         state = gr.BrowserState({"token": "", "session_id": ""}, storage_key="gateway", secret=settings.owner_secret)
@@ -90,11 +91,11 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
 
         private = dict(api_visibility="private")
         box.submit(on_submit, [box, state, brush], [state, chatbot, gallery, sessions, box, brush_panel, brush],
-                   concurrency_id=MODEL_QUEUE, concurrency_limit=limit, **private)
+                   concurrency_id=CHAT_QUEUE, concurrency_limit=limit, **private)
         chatbot.option_select(on_chip, [state], [state, chatbot, gallery, sessions, brush_panel, brush],
-                              concurrency_id=MODEL_QUEUE, concurrency_limit=limit, **private)
+                              concurrency_id=CHAT_QUEUE, concurrency_limit=limit, **private)
         chatbot.example_select(on_example, [state], [state, chatbot, gallery, sessions, brush_panel, brush],
-                               concurrency_id=MODEL_QUEUE, concurrency_limit=limit, **private)
+                               concurrency_id=CHAT_QUEUE, concurrency_limit=limit, **private)
         demo.load(on_load, [state], [state, chatbot, gallery, sessions], **private)
         sessions.input(on_switch, [sessions, state], [state, chatbot, gallery], **private)
         new_btn.click(on_new, [state], [state, chatbot, gallery, sessions], **private)
@@ -146,7 +147,7 @@ def _api_endpoints(handlers: Handlers, limit: int) -> None:
         return handlers.api_capabilities()
 
     triggers[0].click(chat, [message, images, mask, session_id, owner, context], [response, files_out],
-                      api_name="chat", concurrency_id=MODEL_QUEUE, concurrency_limit=limit)
+                      api_name="chat", concurrency_id=CHAT_QUEUE, concurrency_limit=limit)
     triggers[1].click(list_sessions, [owner], listing, api_name="list_sessions")
     triggers[2].click(get_session, [session_id, owner], listing, api_name="get_session")
     triggers[3].click(delete_session, [session_id, owner], listing, api_name="delete_session")

@@ -29,6 +29,7 @@ class RegistryHelpBackend(Backend):
     licence = "project code"
     description = "Answers help and capability questions from the live capability registry."
     embedded = True
+    uses_model = False
 
     def __init__(self, settings=None):
         super().__init__(settings)

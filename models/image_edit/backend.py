@@ -38,6 +38,7 @@ class PillowEditBackend(Backend):
     description = "Rotate, flip, crop, resize, brightness, contrast, saturation, black and white, blur, sharpen."
     estimated_bytes = 0
     embedded = True
+    uses_model = False
 
     def status(self) -> BackendStatus:
         return BackendStatus(READY)

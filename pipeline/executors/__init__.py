@@ -1,0 +1,52 @@
+"""Where a capability run executes: the one seam between the pipeline and the capability backends.
+
+The pipeline builds a `CapabilityRequest` (capability, parameters, seed, input images, mask) and hands it to
+an executor, which returns the `CapabilityResult`; everything stateful (store, references, recipes, safety,
+owners) stays in the pipeline. `LocalExecutor` runs the first ready backend in this process through the model
+cache; runs of backends that use a model pass through `ModelSlots` (`GATEWAY_CONCURRENCY_LIMIT` at a time),
+while model-free work (text answers, Pillow edits) runs at once. Every result's metadata names the executor
+that ran it. Other executors (Ray Serve, remote gateway workers) plug in behind `build_executor`.
+"""
+
+from __future__ import annotations
+
+from models.contracts import CapabilityRequest, CapabilityResult
+from pipeline.executors.slots import ModelSlots
+
+
+class Executor:
+    """Runs one capability request somewhere and returns its result (metadata["executor"] names where)."""
+
+    name = "base"
+
+    def run(self, request: CapabilityRequest) -> CapabilityResult:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {"executor": self.name}
+
+
+class LocalExecutor(Executor):
+    name = "local"
+
+    def __init__(self, registry, model_slots: int = 1):
+        self.registry = registry
+        self.slots = ModelSlots(model_slots)
+
+    def run(self, request: CapabilityRequest) -> CapabilityResult:
+        backend = self.registry.ready_backend(request.capability)
+        if backend.uses_model:
+            with self.slots.acquire(request):
+                result = self.registry.run(request, backend)
+        else:
+            result = self.registry.run(request, backend)
+        result.metadata.setdefault("executor", self.name)
+        return result
+
+    def describe(self) -> dict:
+        return {"executor": self.name, "model_slots": self.slots.slots, "running": self.slots.running(),
+                "waiting": self.slots.waiting()}
+
+
+def build_executor(settings, registry) -> Executor:
+    return LocalExecutor(registry, model_slots=settings.concurrency_limit)

@@ -1,0 +1,138 @@
+"""The executor seam: model runs pass one fair gate; model-free work never waits behind them."""
+
+import threading
+import time
+
+import pytest
+
+from core.errors import Cancelled
+from models.cache import ModelCache
+from models.contracts import Backend, Capability, CapabilityRequest, CapabilityResult
+from models.registry import Registry
+from pipeline.executors import LocalExecutor
+from pipeline.executors.slots import ModelSlots
+
+
+class _Blocking(Backend):
+    name = "blocking"
+    capability = "upscale"
+
+    def __init__(self, release: threading.Event, started: threading.Event):
+        super().__init__()
+        self.release, self.started = release, started
+
+    def run(self, handle, request):
+        self.started.set()
+        self.release.wait(10)
+        return CapabilityResult(message="slow done")
+
+
+class _Cheap(Backend):
+    name = "cheap"
+    capability = "image_edit"
+    uses_model = False
+
+    def run(self, handle, request):
+        return CapabilityResult(message="cheap done")
+
+
+def _executor(release, started):
+    registry = Registry(ModelCache(2**30))
+    registry.add(Capability("upscale", "slow", backends=[_Blocking(release, started)]))
+    registry.add(Capability("image_edit", "cheap", backends=[_Cheap()]))
+    return LocalExecutor(registry, model_slots=1)
+
+
+def test_model_free_work_does_not_wait_for_a_running_model():
+    release, started = threading.Event(), threading.Event()
+    executor = _executor(release, started)
+    slow = threading.Thread(target=executor.run, args=(CapabilityRequest("upscale", "slow"),))
+    slow.start()
+    assert started.wait(5)
+    t = time.perf_counter()
+    result = executor.run(CapabilityRequest("image_edit", "rotate"))
+    assert time.perf_counter() - t < 0.5
+    assert result.message == "cheap done" and result.metadata["executor"] == "local"
+    release.set()
+    slow.join(5)
+
+
+def test_a_second_model_run_waits_reports_its_place_and_can_be_cancelled():
+    release, started = threading.Event(), threading.Event()
+    executor = _executor(release, started)
+    slow = threading.Thread(target=executor.run, args=(CapabilityRequest("upscale", "first"),))
+    slow.start()
+    assert started.wait(5)
+    reports, cancel = [], threading.Event()
+    waiting = CapabilityRequest("upscale", "second", progress=lambda f, d: reports.append(d), cancel_event=cancel)
+    errors = []
+    worker = threading.Thread(target=lambda: errors.append(_catch(executor.run, waiting)))
+    worker.start()
+    time.sleep(0.5)
+    assert worker.is_alive(), "the second model run must wait for the slot"
+    assert any("1 ahead" in r for r in reports), reports
+    cancel.set()
+    worker.join(2)
+    assert not worker.is_alive() and isinstance(errors[0], Cancelled)
+    release.set()
+    slow.join(5)
+    assert executor.slots.running() == 0 and executor.slots.waiting() == 0
+
+
+def test_slots_serve_in_arrival_order():
+    slots = ModelSlots(1)
+    order, gate = [], threading.Event()
+
+    def hold():
+        with slots.acquire():
+            gate.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.1)
+    threads = []
+    for i in range(5):
+        t = threading.Thread(target=lambda i=i: _run_in(slots, order, i))
+        t.start()
+        threads.append(t)
+        time.sleep(0.05)  # arrive in order 0..4
+    gate.set()
+    for t in threads + [holder]:
+        t.join(5)
+    assert order == [0, 1, 2, 3, 4]
+
+
+def _run_in(slots, order, i):
+    with slots.acquire():
+        order.append(i)
+
+
+def _catch(fn, *args):
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001
+        return exc
+
+
+@pytest.mark.parametrize("slots", [2])
+def test_two_slots_run_two_models_at_once(slots):
+    gate = ModelSlots(slots)
+    inside, peak, lock, release = [0], [0], threading.Lock(), threading.Event()
+
+    def run():
+        with gate.acquire():
+            with lock:
+                inside[0] += 1
+                peak[0] = max(peak[0], inside[0])
+            release.wait(2)
+            with lock:
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.4)
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert peak[0] == 2
