@@ -21,3 +21,20 @@ HUMAN_NAMES = {
     IMAGE_EDIT: "Basic edit (rotate, crop, colours…)",
     CHAT: "Just chat / help",
 }
+
+# What a capability is called in a sentence for the creator ("Image generation isn't set up on this server yet.").
+CAPABILITY_NOUNS = {
+    IMAGE_GENERATION: "Image generation",
+    FACE_SWAP: "Face swapping",
+    BACKGROUND_REMOVAL: "Background removal",
+    OBJECT_REMOVAL: "Erasing objects",
+    STYLE_TRANSFER: "Art styles",
+    UPSCALE: "Upscaling",
+    IMAGE_EDIT: "Basic editing",
+    CHAT: "Chat",
+}
+
+
+def unavailable_sentence(name: str) -> str:
+    """The one sentence a creator reads when a capability cannot run on this server."""
+    return f"{CAPABILITY_NOUNS.get(name, name.replace('_', ' ').capitalize())} isn't set up on this server yet."

@@ -13,7 +13,7 @@ import importlib
 import time
 
 from core.errors import CapabilityUnavailable
-from core.vocabulary import INTENTS
+from core.vocabulary import INTENTS, unavailable_sentence
 from models.cache import ModelCache
 from models.contracts import DOWNLOADABLE, READY, Backend, Capability, CapabilityRequest, CapabilityResult
 
@@ -85,10 +85,12 @@ class Registry:
             raise CapabilityUnavailable(
                 f"{_human(name)} is not available yet: {capability.planned or 'no backend is installed in this version.'}",
                 details={"capability": name})
-        # Fixes are commands for whoever runs the server, not chat requests: they go in the details, not in the
-        # suggestions (which the UI turns into clickable messages).
-        raise CapabilityUnavailable(f"{_human(name)} cannot run here: " + "; ".join(problems),
-                                    details={"capability": name, "fixes": list(dict.fromkeys(fixes))})
+        # The message is one sentence for the creator; why and the exact fix are for whoever runs the server, so
+        # they go in the details (the UI shows them folded, "for the operator"), never in the suggestions (which
+        # the UI turns into clickable messages).
+        raise CapabilityUnavailable(unavailable_sentence(name),
+                                    details={"capability": name, "operator": "; ".join(problems),
+                                             "reasons": problems, "fixes": list(dict.fromkeys(fixes))})
 
     def run(self, request: CapabilityRequest, backend: Backend | None = None) -> CapabilityResult:
         backend = backend or self.ready_backend(request.capability)

@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 
-from core.errors import ConsentRequired, GatewayError, InvalidInput
+from core.errors import Cancelled, ConsentRequired, GatewayError, InvalidInput
 from core.images import encode_png, load_image
 from core.vocabulary import HUMAN_NAMES
 from models.contracts import CapabilityRequest, CapabilityResult, InputImage
@@ -25,7 +25,7 @@ from pipeline.classify import ClassifyContext, Intent
 from pipeline.references import resolve_inputs
 from pipeline.response import CLARIFICATION, ERROR, Response, ResponseImage
 from pipeline.store import NewImage
-from pipeline.suggest import follow_ups, routing_actions
+from pipeline.suggest import ChipPolicy, follow_ups, routing_actions
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class Pipeline:
         self.router = router
         self.refiner = refiner
         self.executor = executor or LocalExecutor(registry, model_slots=settings.concurrency_limit)
+        self.chips = ChipPolicy(registry, router)
 
     # ---- entry point -----------------------------------------------------------------------------------
     def process_message(self, message: str, session_id: str | None, images=(), context: dict | None = None) -> Response:
@@ -137,7 +138,8 @@ class Pipeline:
 
         base_meta = {"intent": intent.name, "confidence": round(intent.confidence, 3),
                      "candidates": [[n, round(p, 3)] for n, p in intent.candidates[:3]],
-                     "router": intent.source, "notes": list(notes), "user_message_id": user_row.id}
+                     "router": intent.source, "notes": list(notes), "user_message_id": user_row.id,
+                     "inputs_at_hand": {"attachments": attachment_ids, "latest": latest.id if latest else None}}
         if intent.ambiguous and not context.get("force_intent"):
             return self._clarify(session.id, owner, text, intent, attachment_ids, base_meta, timings, started)
 
@@ -156,6 +158,8 @@ class Pipeline:
                 progress=context.get("progress"), cancel_event=context.get("cancel_event"))
             t = time.perf_counter()
             result = self.executor.run(request)
+            if request.cancelled():  # stopped while it ran: keep nothing of it
+                raise Cancelled("Stopped. Nothing was changed.")
             timings["route_ms"] = _ms(t)
         except ConsentRequired as exc:
             return self._ask_consent(session.id, owner, text, intent, exc, attachment_ids, base_meta, timings, started)
@@ -211,6 +215,7 @@ class Pipeline:
                      extra_actions=()) -> Response:
         response.metadata = {**meta, **response.metadata}
         response.actions = list(response.actions) + list(extra_actions)
+        self.chips.finalize(response, new_images)
         t = time.perf_counter()
         response.metadata["timings_ms"] = dict(timings)
         row = self.store.add_message(session_id, owner, "assistant", response.message,

@@ -316,7 +316,9 @@ def test_missing_folder_is_reported_with_the_fix(settings, tmp_path, model_cache
     registry = build_registry(s, model_cache)
     with pytest.raises(CapabilityUnavailable) as info:
         registry.run(CapabilityRequest("image_generation", "a red fox"))
-    assert "GATEWAY_T2I_MODEL" in info.value.message and FIX in info.value.message
+    assert info.value.message == "Image generation isn't set up on this server yet."  # the creator's sentence
+    operator = info.value.details["operator"]  # the operator's detail, folded away in the chat
+    assert "GATEWAY_T2I_MODEL" in operator and FIX in operator and info.value.details["fixes"]
     assert registry.get("image_generation").describe()["available"] is False
 
 

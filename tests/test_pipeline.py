@@ -208,7 +208,7 @@ def test_low_confidence_asks_with_chips_and_a_chip_runs_it(settings, astronaut):
 
 
 def test_not_what_i_meant_reroutes_and_records_the_correction(pipe, astronaut):
-    first = send(pipe, "make it brighter", images=[png(astronaut)])
+    first = send(pipe, "make it pop", images=[png(astronaut)])  # the router hesitates: style or edit
     reroutes = [a for a in first.actions if a["id"].startswith("reroute:")]
     assert reroutes, first.actions
     chip = reroutes[0]
