@@ -46,7 +46,7 @@ def launch(settings: Settings, **kwargs):
     auth = [tuple(pair.split(":", 1)) for pair in settings.auth.split(",") if ":" in pair] or None
     return demo.launch(server_name=settings.host, server_port=settings.port, auth=auth,
                        max_file_size=settings.max_upload_bytes, footer_links=["api"],
-                       css=CSS, **kwargs)
+                       css=CSS, mcp_server=settings.mcp_server, **kwargs)
 
 
 if __name__ == "__main__":

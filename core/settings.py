@@ -39,6 +39,8 @@ class Settings:
     png_compress_level: int = _setting(1, "zlib level for stored PNGs (1 is ~6x faster than Pillow's default and ~10% larger).")
     history_page_size: int = _setting(200, "Messages of a session loaded into the chat at once.")
     auth: str = _setting("", "Optional 'user:password,user2:password2' list: the app asks for a login and the user name becomes the owner.")
+    hf_login: str = _setting("auto", "\"Sign in with Hugging Face\" in the sidebar: `auto` = when the app runs on a Hugging Face Space with `hf_oauth: true` (the signed-in account owns its chats, on every device; anonymous use keeps working with the browser's token), `off`.")
+    mcp_server: bool = _setting(True, "Also serve the API endpoints as MCP tools for AI agents, at /gradio_api/mcp/ (Streamable HTTP); false turns it off.")
     t2i_model: str = _setting("", "Text-to-image model: a Hugging Face hub id (optionally id@revision) or a local diffusers folder; empty = the device default.")
     allow_downloads: bool = _setting(False, "Let capabilities download missing weights from the Hugging Face Hub on first use (otherwise use `python -m models.download`).")
     log_level: str = _setting("INFO", "Python logging level.")

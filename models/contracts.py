@@ -154,6 +154,8 @@ class Capability:
     requires_consent: str | None = None  # session metadata key that must be true before it runs
     consent_text: str = ""
     consent_label: str = "I confirm"
+    # Optional: the consent question for this very request, naming the images (inputs, params) -> str.
+    consent_question: Callable[[list, dict], str] | None = None
     backends: list[Backend] = field(default_factory=list)
     planned: str = ""  # when no backend exists yet: what is coming
     # Capability-specific parameters parsed from the message text (e.g. which face, brush strength); merged

@@ -150,7 +150,7 @@ class Pipeline:
             timings["refine_ms"] = _ms(t)
             base_meta["notes"] += refinement.notes
             inputs = resolve_inputs(attachments, latest, capability, self._load_stored)
-            self._check_consent(capability, session, owner, context, text, attachment_ids)
+            self._check_consent(capability, session, owner, context, inputs, refinement.params)
             request = CapabilityRequest(
                 capability=capability.name, text=text, params=refinement.params, images=inputs, mask=mask,
                 prompt=refinement.prompt, negative_prompt=refinement.negative, context=_public_context(context),
@@ -174,7 +174,7 @@ class Pipeline:
         img = load_image(row.path, max_bytes=2**40, max_pixels=self.settings.max_output_pixels)
         return InputImage(img.image, image_id=row.id, recipe=row.recipe or None, role="latest")
 
-    def _check_consent(self, capability, session, owner, context, text, attachment_ids) -> None:
+    def _check_consent(self, capability, session, owner, context, inputs, params) -> None:
         key = capability.requires_consent
         if not key:
             return
@@ -183,7 +183,8 @@ class Pipeline:
         if context.get("consent") is True:
             self.store.update_session(session.id, owner, metadata_updates={key: True, f"{key}_at": time.time()})
             return
-        raise ConsentRequired(capability.consent_text or "Please confirm you have the right to do this.",
+        question = capability.consent_question(inputs, params) if capability.consent_question else capability.consent_text
+        raise ConsentRequired(question or "Please confirm you have the right to do this.",
                               consent_key=key, confirm_label=capability.consent_label)
 
     # ---- replies ---------------------------------------------------------------------------------------------

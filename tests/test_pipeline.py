@@ -180,6 +180,15 @@ def test_consent_is_asked_once_per_session_and_stored(settings, astronaut):
     assert store.get_session(ask.session_id, ALICE).metadata["face_swap_consent"] is True
 
 
+def test_the_consent_question_names_both_photos(pipe, astronaut):
+    faces = [png(astronaut), png(astronaut.transpose(Image.FLIP_LEFT_RIGHT))]
+    ask = send(pipe, "swap the faces", images=faces, force_intent="face_swap")
+    assert ask.type == "clarification"
+    assert "the face from the first image onto the second image" in ask.message, ask.message
+    other_way = send(pipe, "put the face from the second image onto the first", images=faces, force_intent="face_swap")
+    assert "the face from the second image onto the first image" in other_way.message, other_way.message
+
+
 class _Unsure:
     def __init__(self, registry):
         self.inner = Router(None, registry)

@@ -129,6 +129,9 @@ def test_catalogue_is_consistent():
     ("use the first picture as the style for the other", {"style_image": 0}),
     ("style of image 2 onto image 1", {"style_image": 1}),
     ("make the photo look like this painting's style", {"style_image": 1}),
+    ("paint the first image in the style of the second", {"style_image": 1}),  # no noun after "second"
+    ("in the style of the first.", {"style_image": 0}),
+    ("in the style of the second world war", {"style_image": None}),  # an ordinal that names no image
 ])
 def test_parse_params_knobs(text, expected):
     params = parse_params(text)
@@ -235,6 +238,22 @@ def test_style_of_the_first_image_restyles_the_second(registry, astronaut, coffe
 def test_two_images_and_no_style_named_copies_the_second(registry, astronaut, coffee):
     result = registry.run(_request("restyle it", [astronaut, coffee]))
     assert result.images[0].recipe["method"] == "arbitrary"
+
+
+def test_paint_the_first_in_the_style_of_the_second_uses_the_second_image(settings, astronaut):
+    """Typed in the chat with two photos: routed to style transfer, and image 2 gives the style (not a preset)."""
+    from skimage import data
+
+    from pipeline.identity import owner_from_token
+    from tests.test_pipeline import make_pipeline, png
+
+    pipe, store = make_pipeline(settings)
+    cat = Image.fromarray(data.chelsea()).resize((256, 256))
+    reply = pipe.process_message("paint the first image in the style of the second", "",
+                                 [png(astronaut.resize((256, 256))), png(cat)], {"owner": owner_from_token("t" * 20, "s")})
+    store.close()
+    assert reply.type == "image" and reply.metadata["intent"] == "style_transfer", reply.message
+    assert "in the style of image 2" in reply.message
 
 
 def test_style_image_missing_says_so(registry, astronaut):

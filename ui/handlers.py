@@ -20,7 +20,7 @@ from pathlib import Path
 
 from core.errors import GatewayError, NotFound
 from pipeline.identity import new_browser_token, owner_from_token, owner_from_user
-from ui.render import parse_chip, render_history, render_response, user_message
+from ui.render import render_history
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,13 @@ class Handlers:
         self._export_dir = Path(tempfile.gettempdir()) / "gateway-export"
 
     # ---- identity ------------------------------------------------------------------------------------
-    def browser_owner(self, state: dict | None, request=None) -> tuple[str, dict]:
+    def browser_owner(self, state: dict | None, request=None, profile=None) -> tuple[str, dict]:
+        """The owner for a browser: the Hugging Face account signed in with "Sign in with Hugging Face" (on a
+        Space), else the user name of the app's own login, else the random token kept in the browser."""
         state = dict(state or {})
+        hf_user = getattr(profile, "username", None) if profile is not None else None
+        if hf_user:
+            return owner_from_user(f"hf:{hf_user}", self.settings.owner_secret), state
         username = getattr(request, "username", None) if request is not None else None
         if username:
             return owner_from_user(username, self.settings.owner_secret), state
@@ -71,19 +76,7 @@ class Handlers:
                 os.replace(tmp, target)
         return str(target)
 
-    # ---- browser: page load, sessions ---------------------------------------------------------------------
-    def on_load(self, state, request=None):
-        owner, state = self.browser_owner(state, request)
-        session_id = state.get("session_id") or ""
-        if session_id:
-            try:
-                self.store.get_session(session_id, owner)
-            except NotFound:
-                session_id = ""
-        state["session_id"] = session_id
-        return (state, self.history(owner, session_id), self.gallery(owner, session_id),
-                self.session_choices(owner, session_id))
-
+    # ---- browser: what the page shows (the live chat flow is ui/live.py) ---------------------------------------
     def history(self, owner: str, session_id: str) -> list[dict]:
         if not session_id:
             return []
@@ -98,55 +91,8 @@ class Handlers:
 
     def session_choices(self, owner: str, session_id: str):
         sessions = self.store.list_sessions(owner)
-        choices = [(f"{s.title or 'New chat'} ({s.message_count})", s.id) for s in sessions]
+        choices = [(session_label(s.title, s.message_count), s.id) for s in sessions]
         return {"choices": choices, "value": session_id or None}
-
-    def new_session(self, state, request=None):
-        owner, state = self.browser_owner(state, request)
-        state["session_id"] = ""
-        return state, [], [], self.session_choices(owner, "")
-
-    def switch_session(self, session_id, state, request=None):
-        owner, state = self.browser_owner(state, request)
-        try:
-            self.store.get_session(session_id or "", owner)
-            state["session_id"] = session_id
-        except NotFound:
-            state["session_id"] = ""
-        sid = state["session_id"]
-        return state, self.history(owner, sid), self.gallery(owner, sid)
-
-    def delete_current(self, state, request=None):
-        owner, state = self.browser_owner(state, request)
-        if state.get("session_id"):
-            self.store.delete_session(state["session_id"], owner)
-        state["session_id"] = ""
-        return state, [], [], self.session_choices(owner, "")
-
-    # ---- browser: chat ---------------------------------------------------------------------------------------
-    def chat(self, text: str, files: list, state, mask=None, context: dict | None = None, request=None, progress=None):
-        """Run one message for the browser; returns (state, chat history, gallery, sessions, response)."""
-        owner, state = self.browser_owner(state, request)
-        context = dict(context or {})
-        context["owner"] = owner
-        if mask is not None:
-            context["mask"] = mask
-        if progress is not None:
-            context["progress"] = progress
-        context["cancel_event"] = threading.Event()
-        response = self.pipeline.process_message(text, state.get("session_id") or "", files or [], context)
-        if response.session_id:
-            state["session_id"] = response.session_id
-        sid = state.get("session_id") or ""
-        history = self.history(owner, sid)
-        if response.message_id is None:  # not stored (the input was refused): show it once, below the history
-            refused = render_response(response, lambda image: self.exportable(image.path, owner))
-            history = history + ([user_message(text, [])] if text else []) + refused
-        return state, history, self.gallery(owner, sid), self.session_choices(owner, sid), response
-
-    def chip(self, value, state, request=None, progress=None):
-        message, context = parse_chip(value)
-        return self.chat(message, [], state, context=context, request=request, progress=progress)
 
     # ---- API for scripts ---------------------------------------------------------------------------------------
     def api_chat(self, message, images, mask, session_id, owner, context, request=None, progress=None):
@@ -206,6 +152,12 @@ class Handlers:
         if self.router is not None and hasattr(self.router, "describe"):
             return {"capabilities": listing, "router": self.router.describe()}
         return {"capabilities": listing}
+
+
+def session_label(title: str, message_count: int) -> str:
+    """A session in the sidebar: its title and how many messages it holds, said in words."""
+    n = int(message_count or 0)
+    return f"{title or 'New chat'} · {n} message{'s' if n != 1 else ''}"
 
 
 def _api_error(exc: GatewayError) -> dict:

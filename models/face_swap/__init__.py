@@ -9,7 +9,7 @@ Importing this package is instant: the backends import cv2, dlib, onnxruntime an
 """
 
 from models.contracts import Capability
-from models.face_swap.flow import CONFIRM_LABEL, CONSENT_KEY, CONSENT_TEXT
+from models.face_swap.flow import CONFIRM_LABEL, CONSENT_KEY, CONSENT_TEXT, consent_question
 from models.face_swap.insightface_backend import InsightFaceSwap
 from models.face_swap.landmark_backend import LandmarkFaceSwap
 from models.face_swap.text_params import parse_params
@@ -24,6 +24,7 @@ def capability(settings) -> Capability:
         min_images=2, max_images=2,
         params=("face_target", "face_index", "face_gender", "source_image", "target_image"),
         requires_consent=CONSENT_KEY, consent_text=CONSENT_TEXT, consent_label=CONFIRM_LABEL,
+        consent_question=consent_question,
         backends=[InsightFaceSwap(settings), LandmarkFaceSwap(settings)],
         parse_params=parse_params,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from core.errors import Cancelled, ConsentRequired, NothingFound
+from core.errors import Cancelled, ConsentRequired, GatewayError, NothingFound
 from models.contracts import Backend, CapabilityRequest, CapabilityResult, OutputImage
 from models.face_swap.selection import DetectedFace, choose_images, select_faces
 
@@ -21,6 +21,15 @@ CONSENT_TEXT = ("Face swap puts one person's face onto another picture. Continue
                 "use both faces (your own, or with the people's permission), and never to deceive, harass or "
                 "impersonate anyone. Every swapped image is marked 'AI-edited: face swap'.")
 PROVENANCE = "AI-edited: face swap"
+
+
+def consent_question(images: list, params: dict) -> str:
+    """The consent question naming both photos: which face goes onto which picture."""
+    try:
+        choice = choose_images(list(images), dict(params or {}))
+    except GatewayError:
+        return CONSENT_TEXT
+    return f"You asked me to put the face from {choice.source_label} onto {choice.target_label}. " + CONSENT_TEXT
 _NO = {"", "0", "false", "no", "off", "none"}
 
 

@@ -16,8 +16,8 @@ _ORDINALS = {"first": 0, "1st": 0, "1": 0, "one": 0, "second": 1, "2nd": 1, "2":
 _NOUN = r"(?:image|picture|photo|pic|painting|artwork|one|attachment|file)"
 _ORD = r"(first|second|1st|2nd|other|last|latter|former)"
 _STYLE_IMAGE_PATTERNS = (
-    # "the style of the second image", "style from the other picture"
-    re.compile(rf"\bstyle\s+(?:of|from)\s+(?:the\s+|my\s+)?{_ORD}\s+{_NOUN}", re.I),
+    # "the style of the second image", "style from the other picture", "in the style of the second"
+    re.compile(rf"\bstyle\s+(?:of|from)\s+(?:the\s+|my\s+)?{_ORD}(?:\s+{_NOUN}|(?=\s*(?:[.,;!?]|$)))", re.I),
     # "style of image 2", "style from picture #1"
     re.compile(rf"\bstyle\s+(?:of|from)\s+(?:the\s+)?{_NOUN}\s*#?\s*(1|2)\b", re.I),
     # "the second image's style", "use the first picture as the style", "second photo as style reference"
