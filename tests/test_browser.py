@@ -1,11 +1,14 @@
-"""One real browser round trip: type, attach, send, see the image reply, click a chip, reload, still there.
+"""The page in a real browser, as a creator uses it: send, chips, reload; a slow request with Stop; the brush.
 
 Debian chromium driven by Playwright (never `playwright install`). In CI the browser is required; on a
-developer machine without /usr/bin/chromium the test is skipped with the command that installs it.
+developer machine without /usr/bin/chromium the tests are skipped with the command that installs it. The
+server runs with one chat request at a time (`GATEWAY_REQUEST_CONCURRENCY=1`), so "Stop frees the queue slot"
+is visible: the next request is answered while the stopped one is still winding down.
 """
 
 import os
 import shutil
+import time
 
 import pytest
 from PIL import Image
@@ -29,10 +32,11 @@ def browser_page(tmp_path_factory):
 
     data = tmp_path_factory.mktemp("browser") / "data"
     data.mkdir()
-    server = Server(data, free_port()).start()
+    server = Server(data, free_port(), env={"GATEWAY_REQUEST_CONCURRENCY": "1"}).start()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport={"width": 1366, "height": 900})
+        page = context.new_page()
         page.set_default_timeout(90_000)
         yield server, page
         browser.close()
@@ -41,6 +45,10 @@ def browser_page(tmp_path_factory):
 
 def bot_images(page):
     return page.locator("#chat [data-testid=bot] img")
+
+
+def chat_text(page) -> str:
+    return page.locator("#chat").inner_text()
 
 
 @pytest.fixture
@@ -52,35 +60,66 @@ def photo(tmp_path):
     return path
 
 
-def send(page, text, attach=None):
+def attach(page, path):
+    page.locator("#msg input[type=file]").set_input_files(str(path))
+    page.wait_for_selector("#msg img, #msg .thumbnail-item, #msg [data-testid=file]", timeout=30_000)
+
+
+def send(page, text, attach_path=None):
     """Type (and attach), then press the send button, like a person."""
-    if attach is not None:
-        page.locator("#msg input[type=file]").set_input_files(str(attach))
-        page.wait_for_selector("#msg img, #msg .thumbnail-item, #msg [data-testid=file]", timeout=30_000)
+    if attach_path is not None:
+        attach(page, attach_path)
     page.fill("#msg textarea", text)
     page.locator("#msg [data-testid=submit-button], #msg button.submit-button").first.click()
+
+
+def send_and_time_echo(page, text) -> float:
+    """Press Enter and return the milliseconds until the message shows in the chat."""
+    page.fill("#msg textarea", text)
+    page.evaluate("""(w) => { window.__t0 = performance.now(); window.__echo = null;
+        const chat = document.querySelector('#chat');
+        const seen = new MutationObserver(() => {
+            if (window.__echo === null && chat.innerText.includes(w)) { window.__echo = performance.now() - window.__t0; seen.disconnect(); }
+        });
+        seen.observe(chat, {subtree: true, childList: true, characterData: true}); }""", text)
+    page.keyboard.press("Enter")
+    page.wait_for_function("window.__echo !== null", timeout=30_000)
+    return page.evaluate("window.__echo")
+
+
+def paint(page, box):
+    """One short stroke on the left of the image (each mouse event costs the software-rendered canvas a lot)."""
+    x, y = box["x"] + box["width"] * 0.42, box["y"] + box["height"] * 0.3
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(1, 9):
+        page.mouse.move(x + i * 5, y + i * 8)
+    page.mouse.up()
+
+
+def wait_text(page, text, timeout=90_000):
+    page.wait_for_function(f"document.querySelector('#chat').innerText.includes({text!r})", timeout=timeout)
 
 
 def test_type_attach_send_chip_reload(browser_page, photo):
     server, page = browser_page
     page.goto(server.url, wait_until="load")
     page.wait_for_selector("#msg textarea")
-    send(page, "make it black and white", attach=photo)
+    send(page, "make it black and white", attach_path=photo)
 
     bot_images(page).first.wait_for()
-    assert page.locator("#chat").inner_text().count("What ran") >= 1
+    assert chat_text(page).count("What ran") >= 1
     chips = page.locator("#chat button.option")
     chips.first.wait_for()
     labels = chips.all_inner_texts()
-    assert any("Upscale" in label or "black and white" in label or "Not what I meant" in label for label in labels), labels
-
-    # a chip that image_edit can always do
-    target = next((i for i, label in enumerate(labels) if "brighter" in label.lower() or "black and white" in label.lower()
-                   or "crop" in label.lower() or "sharpen" in label.lower()), 0)
+    assert len(labels) <= 5 and not any("Swap a face" in label for label in labels), labels
+    target = next(i for i, label in enumerate(labels) if "brighter" in label.lower() or "contrast" in label.lower()
+                  or "crop" in label.lower() or "sharpen" in label.lower() or "vivid" in label.lower())
     before = bot_images(page).count()
     chips.nth(target).click()
     page.wait_for_function(
         f"document.querySelectorAll('#chat [data-testid=bot] img').length > {before}", timeout=90_000)
+    page.click("#gallery-panel button, #gallery-panel .label-wrap")
     page.wait_for_selector("#gallery img")
     page.screenshot(path=str(server.data_dir.parent / "after-chip.png"), full_page=True)
 
@@ -88,28 +127,157 @@ def test_type_attach_send_chip_reload(browser_page, photo):
     page.reload(wait_until="load")
     page.wait_for_function(
         f"document.querySelectorAll('#chat [data-testid=bot] img').length >= {after}", timeout=60_000)
-    assert "make it black and white" in page.locator("#chat").inner_text()
+    assert "make it black and white" in chat_text(page)
 
 
-def test_erase_asks_for_the_brush_and_a_painted_stroke_is_erased(browser_page, photo):
+def test_echo_within_a_second_stop_and_the_chat_list_stays_usable_during_a_slow_run(browser_page, tmp_path):
+    """Done when: the message shows within 1 s of Enter while a slow request runs, Stop ends it, and the chat
+    list stays clickable."""
+    server, page = browser_page
+    big = tmp_path / "big.png"
+    from skimage import data
+
+    Image.fromarray(data.astronaut()).resize((1536, 1536)).save(big)  # a 4x upscale of this takes many seconds
+    page.goto(server.url, wait_until="load")
+    page.wait_for_selector("#msg textarea")
+    page.click("#new-chat")
+    send(page, "hello")
+    wait_text(page, "Here is what I can do")
+    page.click("#new-chat")
+    attach(page, big)
+    echo_ms = send_and_time_echo(page, "upscale it 4x")
+    assert echo_ms < 1000, f"the message showed {echo_ms:.0f} ms after Enter"
+    page.wait_for_selector("#stop", state="visible", timeout=5_000)
+    page.wait_for_selector("#chat progress", timeout=5_000)  # progress inside the reply bubble
+    assert not page.get_by_text("processing |").count()  # no full-page "processing | 3.3/22.2s" overlay
+
+    second_ms = send_and_time_echo(page, "make it brighter")  # a second message while the first runs
+    assert second_ms < 1000, f"the second message showed {second_ms:.0f} ms after Enter"
+    wait_text(page, "Waiting for your previous request to finish", timeout=10_000)
+    page.screenshot(path=str(server.data_dir.parent / "slow-run.png"), full_page=True)
+
+    # the chat list and New chat work while it runs
+    page.locator("#sessions label", has_text="hello").click()
+    wait_text(page, "Here is what I can do", timeout=10_000)
+    assert "upscale it 4x" not in chat_text(page)
+    page.locator("#sessions label", has_text="upscale it 4x").click()
+    wait_text(page, "upscale it 4x", timeout=10_000)
+    page.wait_for_selector("#stop", state="visible", timeout=5_000)
+    assert not bot_images(page).count(), "the upscale finished before Stop could be tested"
+
+    started = time.time()
+    page.click("#stop")
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('Stopped')", timeout=5_000)
+    assert time.time() - started < 3
+    page.wait_for_selector("#stop", state="hidden", timeout=5_000)
+    assert "Waiting for your previous request" not in chat_text(page)
+
+    # the queue slot is free at once: with one request at a time, a new chat is answered right away
+    page.click("#new-chat")
+    send(page, "what can you do?")
+    wait_text(page, "Here is what I can do", timeout=20_000)
+
+    # the stopped chat keeps no half-written image
+    page.locator("#sessions label", has_text="upscale it 4x").click()
+    wait_text(page, "upscale it 4x", timeout=10_000)
+    page.wait_for_function("!document.querySelector('#chat').innerText.includes('Waiting for')", timeout=120_000)
+    assert bot_images(page).count() == 0
+
+
+def test_the_brush_opens_by_the_image_and_the_painted_reply_shows_in_the_tab_that_sent_it(browser_page, photo):
     server, page = browser_page
     page.goto(server.url, wait_until="load")
     page.wait_for_selector("#msg textarea")
     page.click("#new-chat")
-    send(page, "erase the flag on the left", attach=photo)
-    page.wait_for_function("document.querySelector('#chat').innerText.includes('brush')", timeout=90_000)
-
+    send(page, "erase the flag on the left", attach_path=photo)
     canvas = page.locator("#brush canvas").first
     canvas.wait_for()
     page.wait_for_timeout(2000)  # the editor draws the image before it takes strokes
     box = canvas.bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(cx - 100, cy - 100)
-    page.mouse.down()
-    for i in range(30):
-        page.mouse.move(cx - 100 + i * 2, cy - 100 + i * 3, steps=2)
-    page.mouse.up()
-    send(page, "erase it")
-    page.wait_for_function("document.querySelector('#chat').innerText.includes('Erased the painted area')",
-                           timeout=90_000)
+    assert box["y"] + box["height"] <= 900 + 1, "the image to paint on is below the fold"
+    assert page.locator("#brush-erase").bounding_box()["y"] < 900
+
+    other = page.context.new_page()  # a second tab of the same browser, on the same chat
+    other.goto(server.url, wait_until="load")
+    other.wait_for_selector("#msg textarea")
+    page.bring_to_front()
+    page.wait_for_timeout(500)
+
+    page.reload(wait_until="load")  # the canvas comes back with the image after a reload
+    page.locator("#brush canvas").first.wait_for()
+    page.wait_for_timeout(2000)
+    paint(page, page.locator("#brush canvas").first.bounding_box())
+    page.click("#brush-erase")
+    wait_text(page, "Erased the painted area", timeout=90_000)  # in the tab that sent it
     assert bot_images(page).count() >= 1
+    page.wait_for_selector("#brush-panel", state="detached", timeout=10_000)  # done: the brush closes
+    other.close()
+
+
+def test_delete_asks_first_clear_is_a_new_chat_and_the_api_link_shows(browser_page):
+    server, page = browser_page
+    page.goto(server.url, wait_until="load")
+    page.wait_for_selector("#msg textarea")
+    assert page.get_by_text("Use via API").first.is_visible()
+    assert page.locator("#chat [data-testid=block-label]").count() == 0  # no stray "Chatbot" label
+    page.click("#new-chat")
+    send(page, "what can you do?")
+    wait_text(page, "Here is what I can do")
+    page.wait_for_selector("#sessions label:has-text('what can you do?')")
+    count = page.locator("#sessions label").count()
+
+    page.click("#delete-chat")
+    page.wait_for_selector("#delete-question")
+    assert "This cannot be undone" in page.locator("#delete-question").inner_text()
+    page.click("#delete-no")
+    page.wait_for_selector("#delete-question", state="detached")
+    assert page.locator("#sessions label").count() == count
+    page.click("#delete-chat")
+    page.click("#delete-yes")
+    page.wait_for_function(f"document.querySelectorAll('#sessions label').length === {count - 1}", timeout=10_000)
+    assert "Here is what I can do" not in chat_text(page)
+
+    send(page, "hello")
+    wait_text(page, "Here is what I can do")
+    page.locator("#chat button[aria-label='Clear']").first.click()  # Gradio's own clear icon
+    page.wait_for_function("!document.querySelector('#chat').innerText.includes('Here is what I can do')")
+    send(page, "thanks!")
+    wait_text(page, "You're welcome")
+    assert "hello" not in chat_text(page)  # a new chat: the cleared one does not come back
+
+
+def test_mobile_390x844_the_whole_chat_is_usable(browser_page, photo):
+    """Done when: a screenshot at 390×844 shows the whole chat usable."""
+    server, desktop = browser_page
+    context = desktop.context.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                                  has_touch=True, device_scale_factor=2)
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    page.goto(server.url, wait_until="load")
+    page.wait_for_selector("#msg textarea")
+    page.wait_for_function("!document.querySelector('#sidebar').classList.contains('open')", timeout=10_000)
+    send(page, "make it black and white", attach_path=photo)
+    bot_images(page).first.wait_for()
+    page.locator("#chat button.option").first.wait_for()
+    page.wait_for_timeout(1000)
+    shot = server.data_dir.parent / "mobile-390x844.png"
+    page.screenshot(path=str(shot))
+    for selector in ("#chat", "#msg textarea", "#msg [data-testid=submit-button]"):
+        box = page.locator(selector).first.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1, (selector, box)
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 844 + 1, (selector, box)
+    assert page.locator("#chat").bounding_box()["width"] >= 340
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1  # nothing sticks out sideways
+    # the chats are one tap away, and New chat or picking a chat closes the sidebar again
+    is_open = "document.querySelector('#sidebar').classList.contains('open')"
+    page.locator("#sidebar .toggle-button").click()
+    page.wait_for_function(is_open)
+    page.click("#new-chat")
+    page.wait_for_function("!" + is_open, timeout=10_000)
+    page.wait_for_function("!document.querySelector('#chat').innerText.includes('Converted to black and white')")
+    page.locator("#sidebar .toggle-button").click()
+    page.wait_for_function(is_open)
+    page.locator("#sessions label", has_text="make it black and white").click()
+    page.wait_for_function("!" + is_open, timeout=10_000)
+    wait_text(page, "Converted to black and white")
+    context.close()

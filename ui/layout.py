@@ -14,12 +14,15 @@ their docstrings describe them as MCP tools. Every chat run shares one `concurre
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
 from pathlib import Path
 
 import gradio as gr
+from gradio import processing_utils
+from gradio.data_classes import FileData, GradioRootModel, ListFiles
 
 from ui.capabilities_view import render_capabilities
 from ui.handlers import Handlers
@@ -47,7 +50,12 @@ CSS = """
 .gw-cap ul { padding-left: 1.1em; font-size: 0.9em; overflow-wrap: anywhere; }
 #capabilities code { white-space: normal; overflow-wrap: anywhere; }
 #brush-panel { border: 2px solid var(--color-accent); border-radius: 8px; }
+/* While the brush is open the chat makes room, so the image to paint on is where the person looks. */
+.gradio-container:has(#brush-panel) #chat { height: 30vh !important; min-height: 200px !important; }
 @media (max-width: 767px) {
+  #chat .options { display: flex !important; flex-wrap: wrap; gap: 6px; justify-content: flex-end; }
+  #chat .options .option { width: auto; padding: 6px 10px; font-size: 0.85em; }
+  #header { padding-left: 34px; }
   #header p { display: none; }
   #header h2 { font-size: 1.15em; }
   #chat { height: calc(100dvh - 230px) !important; min-height: 320px; }
@@ -60,8 +68,15 @@ CSS = """
 # Close the sidebar on a narrow screen (it covers the chat there): at load and after a pick.
 _CLOSE_SIDEBAR_IF_NARROW = ("if (window.innerWidth < 768) { const s = document.querySelector('#sidebar');"
                             " if (s && s.classList.contains('open')) s.querySelector('.toggle-button')?.click(); }")
-CLOSE_SIDEBAR_JS = "() => { " + _CLOSE_SIDEBAR_IF_NARROW + " }"
-CLOSE_SIDEBAR_PASS_JS = "(...args) => { " + _CLOSE_SIDEBAR_IF_NARROW + " return args; }"
+# Gradio scopes the `css` of launch() inside the app's content; the page margins around it need a plain style.
+_PAGE_STYLE = "@media (max-width: 767px) { .gradio-container .main.fillable.app { padding: 4px 6px !important; } }"
+PAGE_JS = ("() => { const s = document.createElement('style'); s.textContent = " + repr(_PAGE_STYLE) + ";"
+           " document.head.appendChild(s); " + _CLOSE_SIDEBAR_IF_NARROW + " }")
+CLOSE_SIDEBAR_PASS_JS = "(...args) => { " + _CLOSE_SIDEBAR_IF_NARROW + " return args; }"  # several inputs
+CLOSE_SIDEBAR_PASS_ONE_JS = "(value) => { " + _CLOSE_SIDEBAR_IF_NARROW + " return value; }"  # one input
+# Bring the brush into view once it has been drawn (after the update that opened it).
+SHOW_BRUSH_JS = ("() => { setTimeout(() => document.querySelector('#brush-panel')"
+                 "?.scrollIntoView({block: 'end', behavior: 'instant'}), 200); }")
 
 
 def hf_login_enabled(settings, environ=None) -> bool:
@@ -104,7 +119,7 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
                              placeholder="Try “create a fantasy dragon”, or attach a photo and say “remove the background”.")
         with gr.Group(visible=False, elem_id="brush-panel") as brush_panel:
             brush_note = gr.Markdown(elem_id="brush-note")
-            brush = gr.ImageEditor(elem_id="brush", type="pil", layers=False, show_label=False, height=430,
+            brush = gr.ImageEditor(elem_id="brush", type="pil", layers=False, show_label=False, height=400,
                                    brush=gr.Brush(colors=[BRUSH_COLOUR], color_mode="fixed", default_size=24),
                                    eraser=gr.Eraser(default_size=24), sources=(), transforms=(),
                                    buttons=["fullscreen"])
@@ -284,19 +299,20 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
             # The reply and the brush are updated by separate events: the chat never waits on the editor.
             return (event.then(on_run, [ticket, state], running, concurrency_id=CHAT_QUEUE, concurrency_limit=limit,
                                **private)
-                    .then(on_brush_after, [ticket, state], brushing, **fast))
+                    .then(on_brush_after, [ticket, state], brushing, **fast)
+                    .then(None, js=SHOW_BRUSH_JS))
 
         then_run(box.submit(on_send, [box, state, brush], sending, **fast))
-        then_run(chatbot.option_select(on_chip, [state], sending + brushing, **fast))
+        then_run(chatbot.option_select(on_chip, [state], sending + brushing, **fast).then(None, js=SHOW_BRUSH_JS))
         then_run(chatbot.example_select(on_example, [state], sending, **fast))
         then_run(erase_btn.click(on_erase, [state, brush], sending + [brush_note], **fast))
         stop_btn.click(on_stop, [state], [chatbot, stop_btn], **fast)
 
         follow = dict(fn=on_follow, inputs=[state], outputs=[chatbot, gallery, sessions, stop_btn], **private)
-        demo.load(on_load, [state], viewing, **private).then(**follow)
-        demo.load(None, js=CLOSE_SIDEBAR_JS)
+        demo.load(on_load, [state], viewing, **private).then(None, js=SHOW_BRUSH_JS).then(**follow)
+        demo.load(None, js=PAGE_JS)
         sessions.input(on_switch, [sessions, state], viewing, js=CLOSE_SIDEBAR_PASS_JS, **fast).then(**follow)
-        new_btn.click(on_new, [state], viewing, js=CLOSE_SIDEBAR_PASS_JS, **fast)
+        new_btn.click(on_new, [state], viewing, js=CLOSE_SIDEBAR_PASS_ONE_JS, **fast)
         chatbot.clear(on_new, [state], viewing, **fast)  # Gradio's own clear icon = a new chat, nothing is lost
         delete_btn.click(on_ask_delete, [state], [confirm_box, confirm_md], **fast)
         confirm_no.click(lambda: gr.update(visible=False), None, confirm_box, **fast)
@@ -308,44 +324,129 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
     return demo
 
 
+class JSONObject(gr.JSON):
+    """A JSON input whose API schema is a JSON object. gr.JSON describes itself as `{"type": {}}`, which is not
+    valid JSON Schema, and MCP clients that check a tool's schema refuse to call the tool."""
+
+    @classmethod
+    def get_block_name(cls) -> str:
+        return "json"  # drawn by the browser as the ordinary JSON component
+
+    def api_info(self) -> dict:
+        return {"type": "object", "additionalProperties": True, "description": "a JSON object"}
+
+
+class _FilesOrDataURLs(GradioRootModel):
+    root: list[FileData | str]
+
+
+class FileList(gr.File):
+    """Several files in, for scripts (uploaded files) and MCP agents (images as `data:` URLs).
+
+    Two gaps of Gradio's MCP bridge are closed here: it leaves `"$ref": "#/$defs/FileData"` pointing at nothing in
+    the schema of a file list (MCP clients then refuse the tool), and it converts URL strings to files only for
+    single-file inputs, so a list arrives as plain strings."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, file_count="multiple", **kwargs)
+        self.data_model = _FilesOrDataURLs
+
+    @classmethod
+    def get_block_name(cls) -> str:
+        return "file"
+
+    def api_info(self) -> dict:
+        schema = ListFiles.model_json_schema()
+        defs = schema.pop("$defs", {})
+
+        def resolve(node):
+            if isinstance(node, dict):
+                ref = node.get("$ref", "")
+                if ref.startswith("#/$defs/") and ref.split("/")[-1] in defs:
+                    return resolve(copy.deepcopy(defs[ref.split("/")[-1]]))
+                return {k: resolve(v) for k, v in node.items()}
+            if isinstance(node, list):
+                return [resolve(item) for item in node]
+            return node
+
+        schema = resolve(schema)
+        schema["additional_description"] = schema.pop("description", None)
+        return schema
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        paths = []
+        for item in payload.root:
+            if isinstance(item, str):
+                if not item.startswith("data:image/"):
+                    raise gr.Error("Pass images as uploaded files or as data:image/…;base64 URLs.")
+                paths.append(processing_utils.save_base64_to_cache(item, self.GRADIO_CACHE))
+            else:
+                paths.append(self._process_single_file(item))
+        return paths
+
+
 def _api_endpoints(handlers: Handlers, limit: int) -> None:
     """Named endpoints for scripts and MCP clients, on hidden components (files in and out as real files)."""
     with gr.Column(visible=False):
         message = gr.Textbox(label="message")
         images = gr.File(label="images", file_count="multiple", type="filepath")
+        agent_images = FileList(label="images", type="filepath")
         mask = gr.File(label="mask", file_count="single", type="filepath")
         session_id = gr.Textbox(label="session_id")
         owner = gr.Textbox(label="owner")
-        context = gr.JSON(label="context")
+        context = JSONObject(label="context")
         image_id = gr.Textbox(label="image_id")
         response = gr.JSON(label="response")
         files_out = gr.File(label="images", file_count="multiple")
         first_image = gr.Image(label="image", type="filepath", format="png")
         file_out = gr.File(label="image")
         listing = gr.JSON(label="result")
-        triggers = [gr.Button(visible=False) for _ in range(6)]
+        triggers = [gr.Button(visible=False) for _ in range(7)]
 
-    def chat(message, images, mask, session_id, owner, context, request: gr.Request, progress=gr.Progress()):
-        """Send one chat message to the AI image gateway and get its reply: create an image from a description,
-        or edit attached images (remove or replace the background, erase an object, upscale, apply an art
-        style, swap a face, rotate/crop/recolour). Follow-ups in the same session may say "it" for the latest image.
+    def chat_with_files(message, images, mask, session_id, owner, context, request: gr.Request,
+                        progress=gr.Progress()):
+        """Send one chat message and get the reply with all of its image files (for scripts; agents use `chat`).
 
         Args:
             message: What to do, in plain words, e.g. "create a fantasy dragon" or "remove the background".
-            images: Images to work on (URLs or uploaded files), in order; may be empty.
+            images: Images to work on, in order; may be empty.
             mask: Optional black-and-white image, white where an object should be erased.
             session_id: The session to continue (from an earlier reply); empty starts a new session.
             owner: Your private owner token (any long random string you keep); sessions belong to it.
             context: Optional JSON, e.g. {"force_intent": "upscale"} or {"consent": true}; {} for none.
 
         Returns:
-            The reply as JSON (session_id, type image|text|clarification|error, message, data.images with id, width,
-            height, metadata of what ran, actions and suggestions for follow-ups), the reply's image files, and the
-            first image on its own.
+            The reply as JSON and the reply's image files.
         """
-        out, files = handlers.api_chat(message, images, mask, session_id, owner, context, request=request,
-                                       progress=lambda f, d="": progress(f, desc=d or None))
-        return out, files, (files[0] if files else None)
+        return handlers.api_chat(message, images, mask, session_id, owner, context, request=request,
+                                 progress=lambda f, d="": progress(f, desc=d or None))
+
+    # Hidden from the MCP tool list: Gradio hands an agent a reply with several outputs as one string, so agents
+    # get `chat` below instead (the tool name is the function's name).
+    chat_with_files._mcp_type = "script"
+
+    def chat(message, images=None, mask=None, session_id="", owner="", context=None, request: gr.Request = None):
+        """Send one chat message to the AI image gateway and get its reply: create an image from a description,
+        or edit attached images (remove or replace the background, erase an object, upscale, apply an art
+        style, swap a face, rotate/crop/recolour). Follow-ups in the same session may say "it" for the latest image.
+
+        Args:
+            message: What to do, in plain words, e.g. "create a fantasy dragon" or "remove the background".
+            images: Images to work on, in order, as data:image/png;base64 URLs; may be empty.
+            mask: Optional black-and-white image, white where an object should be erased.
+            session_id: The session to continue (from an earlier reply); empty starts a new session.
+            owner: Your private owner token (any long random string you keep); sessions belong to it.
+            context: Optional JSON, e.g. {"force_intent": "upscale"} or {"consent": true}; {} for none.
+
+        Returns:
+            The reply as JSON (session_id, type image|text|clarification|error, message, data.images with the id,
+            width and height of each image, metadata of what ran, actions and suggestions for follow-ups) and the
+            reply's first image (get the others with get_image).
+        """
+        out, files = handlers.api_chat(message, images, mask, session_id, owner, context, request=request)
+        return out, (files[0] if files else None)
 
     def list_sessions(owner, request: gr.Request):
         """List the sessions (chats) of an owner, newest first.
@@ -409,8 +510,12 @@ def _api_endpoints(handlers: Handlers, limit: int) -> None:
         """
         return handlers.api_capabilities()
 
-    triggers[0].click(chat, [message, images, mask, session_id, owner, context], [response, files_out, first_image],
+    triggers[0].click(chat_with_files, [message, images, mask, session_id, owner, context], [response, files_out],
                       api_name="chat", concurrency_id=CHAT_QUEUE, concurrency_limit=limit)
+    # Not queued: Gradio's MCP bridge then returns each output on its own (the image as an image). Model runs
+    # still wait for a model slot inside the executor.
+    triggers[6].click(chat, [message, agent_images, mask, session_id, owner, context], [response, first_image],
+                      api_name="chat_for_agents", queue=False)
     triggers[1].click(list_sessions, [owner], listing, api_name="list_sessions")
     triggers[2].click(get_session, [session_id, owner], listing, api_name="get_session")
     triggers[3].click(delete_session, [session_id, owner], listing, api_name="delete_session")

@@ -229,7 +229,7 @@ class LiveChat:
             return False
         chat = response.session_id or run.chat
         if response.metadata.get("open_brush"):
-            return self.open_brush(run.owner, chat, note=response.message)
+            return self.open_brush(run.owner, chat)
         if run.used_mask and response.type == "image":
             self.board.close_brush(run.owner, chat)
             return None
@@ -245,5 +245,5 @@ class LiveChat:
             return None
         rows = self.store.history(session_id, owner, limit=2)
         if rows and rows[-1].role == "assistant" and rows[-1].metadata.get("open_brush"):
-            return self.open_brush(owner, chat, note=rows[-1].content)
+            return self.open_brush(owner, chat)
         return None

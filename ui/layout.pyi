@@ -1,0 +1,511 @@
+"""The Gradio Blocks page and the named API endpoints.
+
+Page: a sidebar (Sign in with Hugging Face on a Space, New chat, the chats with their message counts, delete
+with a confirmation, what this server can do), the chat (images inline, a "what ran" card per reply, chips
+under the last reply), the brush right above the input when there is something to paint on, the input with a
+Stop button while a request runs, and the chat's images folded below. Sending echoes the message at once (an
+unqueued event) and then runs it in a queued generator that draws the stage and a progress bar inside the reply
+bubble — no full-page overlay, so the chats and New chat stay usable; everything is drawn from `LiveChat`, so a
+reload or another tab shows the same chat. API: `/chat`, `/list_sessions`, `/get_session`, `/delete_session`,
+`/get_image`, `/capabilities`, wired to hidden components so files travel as real files through gradio_client;
+their docstrings describe them as MCP tools. Every chat run shares one `concurrency_id` with
+`GATEWAY_REQUEST_CONCURRENCY`; runs that need a model wait for a model slot inside the executor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from ui.capabilities_view import render_capabilities
+from ui.handlers import Handlers
+from ui.live import ERASE_PAINTED, LiveChat
+from ui.render import parse_chip
+from ui.runs import Painted
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAT_QUEUE = "chat"
+BRUSH_COLOUR = "#ff0040"
+_POLL_S = 0.25
+
+CSS = """
+#chat { flex-grow: 1; }
+#header h2 { margin-bottom: 0; }
+#header p { margin-top: 4px; }
+#input-row { align-items: stretch; }
+#stop { max-width: 110px; }
+#sessions .wrap { flex-direction: column; }
+#sessions label { white-space: normal; }
+.gw-progress { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 12px; }
+.gw-progress progress { width: 180px; height: 10px; accent-color: var(--color-accent); }
+.gw-progress .gw-percent { color: var(--body-text-color-subdued); font-size: 0.9em; }
+.gw-cap summary { cursor: pointer; }
+.gw-cap ul { padding-left: 1.1em; font-size: 0.9em; overflow-wrap: anywhere; }
+#capabilities code { white-space: normal; overflow-wrap: anywhere; }
+#brush-panel { border: 2px solid var(--color-accent); border-radius: 8px; }
+/* While the brush is open the chat makes room, so the image to paint on is where the person looks. */
+.gradio-container:has(#brush-panel) #chat { height: 30vh !important; min-height: 200px !important; }
+@media (max-width: 767px) {
+  #header p { display: none; }
+  #header h2 { font-size: 1.15em; }
+  #chat { height: calc(100dvh - 230px) !important; min-height: 320px; }
+  #stop { max-width: 80px; min-width: 64px !important; }
+  .gw-progress progress { width: 120px; }
+  footer { flex-wrap: wrap; }
+}
+"""
+
+# Close the sidebar on a narrow screen (it covers the chat there): at load and after a pick.
+_CLOSE_SIDEBAR_IF_NARROW = ("if (window.innerWidth < 768) { const s = document.querySelector('#sidebar');"
+                            " if (s && s.classList.contains('open')) s.querySelector('.toggle-button')?.click(); }")
+CLOSE_SIDEBAR_JS = "() => { " + _CLOSE_SIDEBAR_IF_NARROW + " }"
+CLOSE_SIDEBAR_PASS_JS = "(...args) => { " + _CLOSE_SIDEBAR_IF_NARROW + " return args; }"
+# Bring the brush into view once it has been drawn (after the update that opened it).
+SHOW_BRUSH_JS = ("() => { setTimeout(() => document.querySelector('#brush-panel')"
+                 "?.scrollIntoView({block: 'end', behavior: 'instant'}), 200); }")
+
+
+def hf_login_enabled(settings, environ=None) -> bool:
+    """Sign in with Hugging Face: on a Space with `hf_oauth: true` (which sets OAUTH_CLIENT_ID), unless off."""
+    environ = os.environ if environ is None else environ
+    mode = (getattr(settings, "hf_login", "auto") or "auto").lower()
+    if mode == "on":
+        return True
+    return mode == "auto" and bool(environ.get("SPACE_ID")) and bool(environ.get("OAUTH_CLIENT_ID"))
+
+
+def build_ui(handlers: Handlers, settings) -> gr.Blocks:
+    limit = settings.request_concurrency  # model runs are gated inside the executor, not here
+    live = LiveChat(handlers)
+    board = live.board
+    # Gradio keeps a copy of every file it served; drop copies older than a day (the store keeps the originals).
+    with gr.Blocks(title="AI image gateway", delete_cache=(3600, 86400)) as demo:
+        state = gr.BrowserState({"token": "", "session_id": ""}, storage_key="gateway", secret=settings.owner_secret)
+        ticket = gr.State("")
+        with gr.Sidebar(label="Chats", open=True, elem_id="sidebar"):
+            if hf_login_enabled(settings):
+                gr.LoginButton(value="Sign in with Hugging Face", elem_id="hf-login", size="sm")
+                gr.Markdown("Signed in, your chats follow your account on every device. Without signing in they "
+                            "stay in this browser.", elem_id="login-note")
+            new_btn = gr.Button("New chat", elem_id="new-chat", variant="primary")
+            sessions = gr.Radio(label="Your chats", info="The number is how many messages each chat holds.",
+                                choices=[], elem_id="sessions", interactive=True)
+            delete_btn = gr.Button("Delete this chat…", elem_id="delete-chat", size="sm")
+            with gr.Group(visible=False, elem_id="delete-confirm") as confirm_box:
+                confirm_md = gr.Markdown(elem_id="delete-question")
+                with gr.Row():
+                    confirm_yes = gr.Button("Delete it", variant="stop", size="sm", elem_id="delete-yes")
+                    confirm_no = gr.Button("Keep it", size="sm", elem_id="delete-no")
+            with gr.Accordion("What this server can do", open=False, elem_id="capabilities-panel"):
+                capabilities_md = gr.HTML(render_capabilities(handlers.api_capabilities()), elem_id="capabilities")
+        gr.Markdown("## AI image gateway\nAsk for an image, or attach one and say what to do with it.", elem_id="header")
+        chatbot = gr.Chatbot(label="Conversation", show_label=False, elem_id="chat", height="62vh", min_height=320,
+                             allow_file_downloads=True, examples=load_examples(), buttons=["copy", "copy_all"],
+                             feedback_options=None,
+                             placeholder="Try “create a fantasy dragon”, or attach a photo and say “remove the background”.")
+        with gr.Group(visible=False, elem_id="brush-panel") as brush_panel:
+            brush_note = gr.Markdown(elem_id="brush-note")
+            brush = gr.ImageEditor(elem_id="brush", type="pil", layers=False, show_label=False, height=400,
+                                   brush=gr.Brush(colors=[BRUSH_COLOUR], color_mode="fixed", default_size=24),
+                                   eraser=gr.Eraser(default_size=24), sources=(), transforms=(),
+                                   buttons=["fullscreen"])
+            with gr.Row():
+                erase_btn = gr.Button("Erase what I painted", variant="primary", size="sm", elem_id="brush-erase")
+                close_btn = gr.Button("Close the brush", size="sm", elem_id="brush-close")
+        with gr.Row(elem_id="input-row", equal_height=True):
+            box = gr.MultimodalTextbox(elem_id="msg", file_types=["image"], file_count="multiple", scale=8,
+                                       placeholder="Type a request, attach images…", show_label=False, autofocus=True)
+            stop_btn = gr.Button("Stop", variant="stop", visible=False, elem_id="stop", scale=1, min_width=64)
+        with gr.Accordion("All images of this chat", open=False, elem_id="gallery-panel"):
+            gallery = gr.Gallery(show_label=False, elem_id="gallery", columns=6, height=220, object_fit="contain",
+                                 buttons=["download", "fullscreen"])
+
+        # ---- helpers ---------------------------------------------------------------------------------------------
+        def brush_updates(painted: Painted | None):
+            if painted is None:
+                return gr.update(visible=False), gr.skip(), gr.update(value=None)
+            layers = [painted.strokes_path] if painted.strokes_path else []
+            value = {"background": painted.image_path, "layers": layers, "composite": None}
+            return (gr.update(visible=True), painted.note,
+                    gr.update(value=value, brush=gr.Brush(colors=[BRUSH_COLOUR], color_mode="fixed",
+                                                          default_size=painted.size)))
+
+        def view(owner, st, chat):
+            """Everything a tab shows for one chat (after load, switch, new, delete)."""
+            return (st, live.render(owner, chat), live.gallery(owner, chat), gr.update(**live.sessions(owner, chat)),
+                    gr.update(visible=live.busy(owner, chat)), gr.update(visible=False),
+                    *brush_updates(live.restore_brush(owner, chat)))
+
+        def sent(st, run, owner, chat):
+            if run is None:
+                return st, "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return (st, run.ticket, live.render(owner, chat), gr.update(value=None), gr.update(visible=True),
+                    gr.update(**live.sessions(owner, chat)))
+
+        # ---- browser events --------------------------------------------------------------------------------------
+        def take_strokes(owner, st, request, brush_value):
+            """The editor's strokes are read when a message is sent (the editor reports no event per stroke)."""
+            strokes = _mask_from_editor(brush_value)
+            if strokes is not None:
+                live.paint(owner, live.look_at(st, owner, request), strokes)
+
+        def on_send(value, st, brush_value, request: gr.Request, profile: gr.OAuthProfile | None):
+            owner, st = live.identity(st, request, profile)
+            take_strokes(owner, st, request, brush_value)
+            value = value or {}
+            run = live.send(value.get("text", ""), value.get("files") or [], st, owner, request)
+            return sent(st, run, owner, live.look_at(st, owner, request))
+
+        def on_chip(evt: gr.SelectData, st, request: gr.Request, profile: gr.OAuthProfile | None):
+            owner, st = live.identity(st, request, profile)
+            message, context = parse_chip(evt.value)
+            chat = live.look_at(st, owner, request)
+            if context.get("ui") == "brush":  # "Erase by painting": open the brush on that image, send nothing
+                return (st, "", gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                        *brush_updates(live.open_brush(owner, chat, context.get("image_id"))))
+            run = live.send(message, [], st, owner, request, context)
+            return (*sent(st, run, owner, chat), gr.skip(), gr.skip(), gr.skip())
+
+        def on_example(evt: gr.SelectData, st, request: gr.Request, profile: gr.OAuthProfile | None):
+            owner, st = live.identity(st, request, profile)
+            value = evt.value or {}
+            files = [f.get("path") if isinstance(f, dict) else f for f in value.get("files") or []]
+            run = live.send(value.get("text", ""), files, st, owner, request)
+            return sent(st, run, owner, live.look_at(st, owner, request))
+
+        def on_erase(st, brush_value, request: gr.Request, profile: gr.OAuthProfile | None):
+            owner, st = live.identity(st, request, profile)
+            take_strokes(owner, st, request, brush_value)
+            chat = live.look_at(st, owner, request)
+            painted = board.brush(owner, chat)
+            if painted is None or painted.strokes is None:
+                return (st, "", gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                        "**Paint over the object first**, then press the button.")
+            run = live.send(ERASE_PAINTED, [], st, owner, request)
+            return (*sent(st, run, owner, chat), gr.skip())
+
+        def on_run(tk, st, request: gr.Request, profile: gr.OAuthProfile | None):
+            owner, st = live.identity(st, request, profile)
+            run = board.get(tk)
+            skip = (gr.skip(),) * 5
+            if run is None or run.owner != owner:
+                yield skip
+                return
+            live.start(run)
+            tab, last = live.tab(request), None
+            while not (run.finished.wait(_POLL_S) or run.cancel.is_set()):
+                if board.viewing(tab, run):
+                    history = live.render(owner, board.view(tab)[1])
+                    if history != last:
+                        last = history
+                        yield gr.skip(), history, gr.skip(), gr.skip(), gr.update(visible=True)
+            if board.viewing(tab, run):
+                chat = live.look_at(st, owner, request)  # a new chat's draft now names its session
+                yield (st, live.render(owner, chat), live.gallery(owner, chat), gr.update(**live.sessions(owner, chat)),
+                       gr.update(visible=live.busy(owner, chat)))
+            else:
+                current = board.view(tab)
+                yield (gr.skip(), gr.skip(), gr.skip(),
+                       gr.update(**live.sessions(owner, current[1] if current else "")), gr.skip())
+
+        def on_brush_after(tk, st, request: gr.Request, profile: gr.OAuthProfile | None):
+            owner, _ = live.identity(st, request, profile)
+            run = board.get(tk)
+            if run is None or run.owner != owner or not board.viewing(live.tab(request), run):
+                return gr.skip(), gr.skip(), gr.skip()
+            after = live.brush_after(run)
+            if after is False:
+                return gr.skip(), gr.skip(), gr.skip()
+            return brush_updates(after)
+
+        def on_follow(st, request: gr.Request, profile: gr.OAuthProfile | None):
+            """After a load or a switch: keep drawing the chat while its requests run (sent from anywhere)."""
+            owner, st = live.identity(st, request, profile)
+            tab = live.tab(request)
+            current = board.view(tab)
+            if current is None or not board.in_flight(owner, current[1]):
+                yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                return
+            chat, last = current[1], None
+            while board.in_flight(owner, chat) and board.view(tab) == current:
+                history = live.render(owner, chat)
+                if history != last:
+                    last = history
+                    yield history, gr.skip(), gr.skip(), gr.update(visible=True)
+                time.sleep(_POLL_S)
+            if board.view(tab) == current:
+                yield (live.render(owner, chat), live.gallery(owner, chat), gr.update(**live.sessions(owner, chat)),
+                       gr.update(visible=live.busy(owner, chat)))
+
+        def on_stop(st, request: gr.Request, profile: gr.OAuthProfile | None):
+            owner, st = live.identity(st, request, profile)
+            live.stop(st, owner, request)
+            return live.render(owner, live.look_at(st, owner, request)), gr.update(visible=False)
+
+        def on_load(st, request: gr.Request, profile: gr.OAuthProfile | None):
+            owner, st = live.identity(st, request, profile)
+            return view(owner, st, live.look_at(st, owner, request))
+
+        def on_switch(session_id, st, request: gr.Request, profile: gr.OAuthProfile | None):
+            owner, st = live.identity(st, request, profile)
+            return view(owner, st, live.switch(session_id, st, owner, request))
+
+        def on_new(st, request: gr.Request, profile: gr.OAuthProfile | None):
+            owner, st = live.identity(st, request, profile)
+            return view(owner, st, live.new_chat(st, owner, request))
+
+        def on_ask_delete(st, request: gr.Request, profile: gr.OAuthProfile | None):
+            owner, st = live.identity(st, request, profile)
+            session_id = board.session_of(live.look_at(st, owner, request))
+            if not session_id:
+                return gr.update(visible=False), gr.skip()
+            session = handlers.store.get_session(session_id, owner)
+            images = len(handlers.store.images_of_session(session_id, owner))
+            question = (f"Delete **“{session.title or 'New chat'}”** with its {session.message_count} messages and "
+                        f"{images} image{'s' if images != 1 else ''}? This cannot be undone.")
+            return gr.update(visible=True), question
+
+        def on_delete(st, request: gr.Request, profile: gr.OAuthProfile | None):
+            owner, st = live.identity(st, request, profile)
+            return view(owner, st, live.delete(st, owner, request))
+
+        def on_close_brush(st, request: gr.Request, profile: gr.OAuthProfile | None):
+            owner, st = live.identity(st, request, profile)
+            board.close_brush(owner, live.look_at(st, owner, request))
+            return gr.update(visible=False), gr.skip(), gr.update(value=None)
+
+        private = dict(api_visibility="private", show_progress="hidden")
+        fast = dict(private, queue=False)
+        sending = [state, ticket, chatbot, box, stop_btn, sessions]
+        running = [state, chatbot, gallery, sessions, stop_btn]
+        brushing = [brush_panel, brush_note, brush]
+        viewing = [state, chatbot, gallery, sessions, stop_btn, confirm_box, *brushing]
+
+        def then_run(event):
+            # The reply and the brush are updated by separate events: the chat never waits on the editor.
+            return (event.then(on_run, [ticket, state], running, concurrency_id=CHAT_QUEUE, concurrency_limit=limit,
+                               **private)
+                    .then(on_brush_after, [ticket, state], brushing, **fast)
+                    .then(None, js=SHOW_BRUSH_JS))
+
+        then_run(box.submit(on_send, [box, state, brush], sending, **fast))
+        then_run(chatbot.option_select(on_chip, [state], sending + brushing, **fast).then(None, js=SHOW_BRUSH_JS))
+        then_run(chatbot.example_select(on_example, [state], sending, **fast))
+        then_run(erase_btn.click(on_erase, [state, brush], sending + [brush_note], **fast))
+        stop_btn.click(on_stop, [state], [chatbot, stop_btn], **fast)
+
+        follow = dict(fn=on_follow, inputs=[state], outputs=[chatbot, gallery, sessions, stop_btn], **private)
+        demo.load(on_load, [state], viewing, **private).then(None, js=SHOW_BRUSH_JS).then(**follow)
+        demo.load(None, js=CLOSE_SIDEBAR_JS)
+        sessions.input(on_switch, [sessions, state], viewing, js=CLOSE_SIDEBAR_PASS_JS, **fast).then(**follow)
+        new_btn.click(on_new, [state], viewing, js=CLOSE_SIDEBAR_PASS_JS, **fast)
+        chatbot.clear(on_new, [state], viewing, **fast)  # Gradio's own clear icon = a new chat, nothing is lost
+        delete_btn.click(on_ask_delete, [state], [confirm_box, confirm_md], **fast)
+        confirm_no.click(lambda: gr.update(visible=False), None, confirm_box, **fast)
+        confirm_yes.click(on_delete, [state], viewing, **fast)
+        close_btn.click(on_close_brush, [state], brushing, **fast)
+        demo.load(lambda: render_capabilities(handlers.api_capabilities()), None, capabilities_md, **private)
+
+        _api_endpoints(handlers, limit)
+    return demo
+
+from gradio.events import Dependency
+
+class JSONObject(gr.JSON):
+    """A JSON input whose API schema is a JSON object. gr.JSON describes itself as `{"type": {}}`, which is not
+    valid JSON Schema, and MCP clients that check a tool's schema refuse to call the tool."""
+
+    @classmethod
+    def get_block_name(cls) -> str:
+        return "json"  # drawn by the browser as the ordinary JSON component
+
+    def api_info(self) -> dict:
+        return {"type": "object", "additionalProperties": True, "description": "a JSON object"}
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def _api_endpoints(handlers: Handlers, limit: int) -> None:
+    """Named endpoints for scripts and MCP clients, on hidden components (files in and out as real files)."""
+    with gr.Column(visible=False):
+        message = gr.Textbox(label="message")
+        images = gr.File(label="images", file_count="multiple", type="filepath")
+        mask = gr.File(label="mask", file_count="single", type="filepath")
+        session_id = gr.Textbox(label="session_id")
+        owner = gr.Textbox(label="owner")
+        context = JSONObject(label="context")
+        image_id = gr.Textbox(label="image_id")
+        response = gr.JSON(label="response")
+        files_out = gr.File(label="images", file_count="multiple")
+        first_image = gr.Image(label="image", type="filepath", format="png")
+        file_out = gr.File(label="image")
+        listing = gr.JSON(label="result")
+        triggers = [gr.Button(visible=False) for _ in range(6)]
+
+    def chat(message, images, mask, session_id, owner, context, request: gr.Request, progress=gr.Progress()):
+        """Send one chat message to the AI image gateway and get its reply: create an image from a description,
+        or edit attached images (remove or replace the background, erase an object, upscale, apply an art
+        style, swap a face, rotate/crop/recolour). Follow-ups in the same session may say "it" for the latest image.
+
+        Args:
+            message: What to do, in plain words, e.g. "create a fantasy dragon" or "remove the background".
+            images: Images to work on (URLs or uploaded files), in order; may be empty.
+            mask: Optional black-and-white image, white where an object should be erased.
+            session_id: The session to continue (from an earlier reply); empty starts a new session.
+            owner: Your private owner token (any long random string you keep); sessions belong to it.
+            context: Optional JSON, e.g. {"force_intent": "upscale"} or {"consent": true}; {} for none.
+
+        Returns:
+            The reply as JSON (session_id, type image|text|clarification|error, message, data.images with id, width,
+            height, metadata of what ran, actions and suggestions for follow-ups), the reply's image files, and the
+            first image on its own.
+        """
+        out, files = handlers.api_chat(message, images, mask, session_id, owner, context, request=request,
+                                       progress=lambda f, d="": progress(f, desc=d or None))
+        return out, files, (files[0] if files else None)
+
+    def list_sessions(owner, request: gr.Request):
+        """List the sessions (chats) of an owner, newest first.
+
+        Args:
+            owner: The owner token the sessions were created with.
+
+        Returns:
+            A JSON list of {session_id, title, created_at, updated_at, message_count}.
+        """
+        return handlers.api_list_sessions(owner, request)
+
+    def get_session(session_id, owner, request: gr.Request):
+        """Read one session's messages, with the id, size and recipe of every image.
+
+        Args:
+            session_id: The session to read.
+            owner: The owner token it belongs to.
+
+        Returns:
+            JSON {session_id, messages: [{message_id, role, content, created_at, metadata, images}]}, or an error.
+        """
+        return handlers.api_get_session(session_id, owner, request)
+
+    def delete_session(session_id, owner, request: gr.Request):
+        """Delete a session with its messages and the images no other session uses.
+
+        Args:
+            session_id: The session to delete.
+            owner: The owner token it belongs to.
+
+        Returns:
+            JSON {deleted: true|false}.
+        """
+        return handlers.api_delete_session(session_id, owner, request)
+
+    def get_image(image_id, owner, request: gr.Request):
+        """Download a stored image by its id (the sha256 in a reply's data.images).
+
+        Args:
+            image_id: The image id.
+            owner: The owner token of a session that holds the image.
+
+        Returns:
+            The image file (PNG).
+        """
+        from core.errors import GatewayError
+
+        try:
+            return handlers.api_get_image(image_id, owner, request)
+        except GatewayError as exc:
+            raise gr.Error(f"{exc.code}: {exc.message}") from None
+
+    def capabilities():
+        """What this server can do: every capability, its backends, whether each can run here and why not, and
+        their licences.
+
+        Returns:
+            JSON {capabilities: [{name, description, available, backends: [{name, status, reason, fix, licence}],
+            examples}], router: {...}}.
+        """
+        return handlers.api_capabilities()
+
+    triggers[0].click(chat, [message, images, mask, session_id, owner, context], [response, files_out, first_image],
+                      api_name="chat", concurrency_id=CHAT_QUEUE, concurrency_limit=limit)
+    triggers[1].click(list_sessions, [owner], listing, api_name="list_sessions")
+    triggers[2].click(get_session, [session_id, owner], listing, api_name="get_session")
+    triggers[3].click(delete_session, [session_id, owner], listing, api_name="delete_session")
+    triggers[4].click(get_image, [image_id, owner], file_out, api_name="get_image")
+    triggers[5].click(capabilities, None, listing, api_name="capabilities")
+
+
+def load_examples() -> list[dict]:
+    """The empty chat's example requests (examples/chats.json; the tests run the same file)."""
+    data = json.loads((ROOT / "examples" / "chats.json").read_text())
+    return [{"text": e["text"], "files": [str(ROOT / f) for f in e.get("files", [])]} for e in data["start"]]
+
+
+def _mask_from_editor(value):
+    """The painted strokes of the brush editor as an RGBA layer (None when nothing was painted)."""
+    if not value:
+        return None
+    layers = value.get("layers") or []
+    for layer in layers:
+        if layer is not None and layer.mode == "RGBA" and layer.getextrema()[3][1] > 0:
+            return layer
+    return None
+class FileList(gr.File):
+    """Several files in, for scripts (uploaded files) and MCP agents (images as `data:` URLs).
+
+    Two gaps of Gradio's MCP bridge are closed here: it leaves `"$ref": "#/$defs/FileData"` pointing at nothing in
+    the schema of a file list (MCP clients then refuse the tool), and it converts URL strings to files only for
+    single-file inputs, so a list arrives as plain strings."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, file_count="multiple", **kwargs)
+        self.data_model = _FilesOrDataURLs
+
+    @classmethod
+    def get_block_name(cls) -> str:
+        return "file"
+
+    def api_info(self) -> dict:
+        schema = ListFiles.model_json_schema()
+        defs = schema.pop("$defs", {})
+
+        def resolve(node):
+            if isinstance(node, dict):
+                ref = node.get("$ref", "")
+                if ref.startswith("#/$defs/") and ref.split("/")[-1] in defs:
+                    return resolve(copy.deepcopy(defs[ref.split("/")[-1]]))
+                return {k: resolve(v) for k, v in node.items()}
+            if isinstance(node, list):
+                return [resolve(item) for item in node]
+            return node
+
+        schema = resolve(schema)
+        schema["additional_description"] = schema.pop("description", None)
+        return schema
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        paths = []
+        for item in payload.root:
+            if isinstance(item, str):
+                if not item.startswith("data:image/"):
+                    raise gr.Error("Pass images as uploaded files or as data:image/…;base64 URLs.")
+                paths.append(processing_utils.save_base64_to_cache(item, self.GRADIO_CACHE))
+            else:
+                paths.append(self._process_single_file(item))
+        return paths
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    
