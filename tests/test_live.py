@@ -273,9 +273,10 @@ def test_session_labels_say_what_the_number_is():
 
 # ---- Sign in with Hugging Face -------------------------------------------------------------------------------------
 def test_hf_login_only_on_a_space_with_oauth(settings):
-    space = {"SPACE_ID": "me/gateway", "OAUTH_CLIENT_ID": "abc"}
+    space = {"SYSTEM": "spaces", "SPACE_ID": "me/gateway", "OAUTH_CLIENT_ID": "abc"}
     assert hf_login_enabled(settings, space)
-    assert not hf_login_enabled(settings, {"SPACE_ID": "me/gateway"})  # hf_oauth not enabled on the Space
+    assert not hf_login_enabled(settings, {"SYSTEM": "spaces", "SPACE_ID": "me/gateway"})  # no hf_oauth on the Space
+    assert not hf_login_enabled(settings, {"SPACE_ID": "me/gateway", "OAUTH_CLIENT_ID": "abc"})  # not a Space
     assert not hf_login_enabled(settings, {})
     assert not hf_login_enabled(settings.replace(hf_login="off"), space)
 

@@ -80,12 +80,15 @@ SHOW_BRUSH_JS = ("() => { setTimeout(() => document.querySelector('#brush-panel'
 
 
 def hf_login_enabled(settings, environ=None) -> bool:
-    """Sign in with Hugging Face: on a Space with `hf_oauth: true` (which sets OAUTH_CLIENT_ID), unless off."""
+    """Sign in with Hugging Face: on a Space with `hf_oauth: true` (which sets OAUTH_CLIENT_ID), unless off.
+    `on` forces it elsewhere too, where Gradio signs in with the machine's own Hugging Face login (local testing;
+    the app does not start without one)."""
     environ = os.environ if environ is None else environ
     mode = (getattr(settings, "hf_login", "auto") or "auto").lower()
     if mode == "on":
         return True
-    return mode == "auto" and bool(environ.get("SPACE_ID")) and bool(environ.get("OAUTH_CLIENT_ID"))
+    on_space = environ.get("SYSTEM") == "spaces" and bool(environ.get("SPACE_ID"))
+    return mode == "auto" and on_space and bool(environ.get("OAUTH_CLIENT_ID"))
 
 
 def build_ui(handlers: Handlers, settings) -> gr.Blocks:
