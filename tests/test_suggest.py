@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from models.cache import ModelCache
-from models.contracts import MISSING, Backend, BackendStatus, CapabilityResult, OutputImage
+from models.contracts import MISSING, Backend, BackendStatus
 from models.registry import build_registry
 from pipeline.identity import owner_from_token
 from pipeline.response import Response

@@ -1,7 +1,8 @@
 """Thin event handlers: turn Gradio inputs into pipeline calls and pipeline results into component values.
 
-Two audiences share one `Handlers` object: the browser (owner = a random token kept in `gr.BrowserState`,
-or the logged-in user name) and API scripts (owner = the token they pass). Every handler resolves the owner
+Two audiences share one `Handlers` object: the browser (owner = the Hugging Face account signed in on a Space,
+else the logged-in user name, else a random token kept in `gr.BrowserState`) and API scripts (owner = the
+token they pass). Every handler resolves the owner
 first and only ever asks the store for that owner's data, so no endpoint can list, read or delete another
 owner's sessions or images. Files handed back to Gradio are links to the stored PNGs under names derived from
 the owner and the server secret; Gradio copies them into its cache and serves only those copies.
@@ -15,10 +16,9 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
-from core.errors import GatewayError, NotFound
+from core.errors import GatewayError
 from pipeline.identity import new_browser_token, owner_from_token, owner_from_user
 from ui.render import render_history
 
