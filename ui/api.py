@@ -19,6 +19,18 @@ from gradio.data_classes import FileData, GradioRootModel, ListFiles
 from ui.handlers import Handlers
 
 
+class JSONObject(gr.JSON):
+    """A JSON input whose API schema is a JSON object. gr.JSON describes itself as `{"type": {}}`, which is not
+    valid JSON Schema, and MCP clients that check a tool's schema refuse to call the tool."""
+
+    @classmethod
+    def get_block_name(cls) -> str:
+        return "json"  # drawn by the browser as the ordinary JSON component
+
+    def api_info(self) -> dict:
+        return {"type": "object", "additionalProperties": True, "description": "a JSON object"}
+
+
 class _FilesOrDataURLs(GradioRootModel):
     root: list[FileData | str]
 

@@ -210,3 +210,20 @@ def api_endpoints(handlers: Handlers, limit: int, chat_queue: str) -> None:
     triggers[3].click(delete_session, [session_id, owner], listing, api_name="delete_session")
     triggers[4].click(get_image, [image_id, owner], file_out, api_name="get_image")
     triggers[5].click(capabilities, None, listing, api_name="capabilities")
+class JSONObject(gr.JSON):
+    """A JSON input whose API schema is a JSON object. gr.JSON describes itself as `{"type": {}}`, which is not
+    valid JSON Schema, and MCP clients that check a tool's schema refuse to call the tool."""
+
+    @classmethod
+    def get_block_name(cls) -> str:
+        return "json"  # drawn by the browser as the ordinary JSON component
+
+    def api_info(self) -> dict:
+        return {"type": "object", "additionalProperties": True, "description": "a JSON object"}
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    

@@ -324,18 +324,6 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
     return demo
 
 
-class JSONObject(gr.JSON):
-    """A JSON input whose API schema is a JSON object. gr.JSON describes itself as `{"type": {}}`, which is not
-    valid JSON Schema, and MCP clients that check a tool's schema refuse to call the tool."""
-
-    @classmethod
-    def get_block_name(cls) -> str:
-        return "json"  # drawn by the browser as the ordinary JSON component
-
-    def api_info(self) -> dict:
-        return {"type": "object", "additionalProperties": True, "description": "a JSON object"}
-
-
 def load_examples() -> list[dict]:
     """The empty chat's example requests (examples/chats.json; the tests run the same file)."""
     data = json.loads((ROOT / "examples" / "chats.json").read_text())
