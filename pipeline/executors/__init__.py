@@ -5,12 +5,14 @@ an executor, which returns the `CapabilityResult`; everything stateful (store, r
 owners) stays in the pipeline. `LocalExecutor` runs the first ready backend in this process through the model
 cache; runs of backends that use a model pass through `ModelSlots` (`GATEWAY_CONCURRENCY_LIMIT` at a time),
 while model-free work (text answers, Pillow edits) runs at once. Every result's metadata names the executor
-that ran it. Other executors (Ray Serve, remote gateway workers) plug in behind `build_executor`.
+that ran it. Other executors (Ray Serve, remote gateway workers) plug in behind `build_executor`; the seed of a
+run is fixed before it leaves (`seed.py`) and requests travel in one wire format (`codec.py`).
 """
 
 from __future__ import annotations
 
 from models.contracts import CapabilityRequest, CapabilityResult
+from pipeline.executors.seed import resolve_seed
 from pipeline.executors.slots import ModelSlots
 
 
@@ -34,6 +36,7 @@ class LocalExecutor(Executor):
         self.slots = ModelSlots(model_slots)
 
     def run(self, request: CapabilityRequest) -> CapabilityResult:
+        resolve_seed(request, self.registry.get(request.capability))
         backend = self.registry.ready_backend(request.capability)
         if backend.uses_model:
             with self.slots.acquire(request):
@@ -49,4 +52,18 @@ class LocalExecutor(Executor):
 
 
 def build_executor(settings, registry) -> Executor:
-    return LocalExecutor(registry, model_slots=settings.concurrency_limit)
+    """The executor GATEWAY_EXECUTOR names: `local`, `ray` (pipeline/executors/ray_executor.py) or `remote`
+    (pipeline/executors/remote.py, which falls back on the local executor when no worker answers)."""
+    kind = (getattr(settings, "executor", "local") or "local").strip().lower()
+    local = LocalExecutor(registry, model_slots=settings.concurrency_limit)
+    if kind == "ray":
+        from pipeline.executors.ray_executor import RayExecutor
+
+        return RayExecutor(settings, registry)
+    if kind == "remote":
+        from pipeline.executors.remote import RemoteExecutor
+
+        return RemoteExecutor(settings, registry, local=local)
+    if kind != "local":
+        raise ValueError(f"GATEWAY_EXECUTOR={kind!r}: use local, ray or remote")
+    return local
