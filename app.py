@@ -1,6 +1,7 @@
 """Composition root: read settings, build store + model cache + registry + router + pipeline + UI, launch.
 
-`python app.py` serves the chat page and the API on GATEWAY_HOST:GATEWAY_PORT. `build_app(settings)` is
+`python app.py` serves the chat page and the API on GATEWAY_HOST:GATEWAY_PORT (with GATEWAY_ROLE=worker: only
+the run endpoints a front's GATEWAY_REMOTE_WORKERS call). `build_app(settings)` is
 what tests use to launch the same app on a free port with a temporary data dir.
 """
 
@@ -14,6 +15,10 @@ from core.settings import Settings
 
 def build_app(settings: Settings):
     """The gradio Blocks app and the objects behind it (for tests and scripts)."""
+    if settings.role == "worker":  # a stateless run endpoint for a front's GATEWAY_REMOTE_WORKERS (ui/worker.py)
+        from ui.worker import build_worker_app
+
+        return build_worker_app(settings)
     from models.cache import ModelCache
     from models.registry import build_registry
     from pipeline.executors import build_executor
@@ -38,6 +43,10 @@ def build_app(settings: Settings):
 
 
 def launch(settings: Settings, **kwargs):
+    if settings.role == "worker":
+        from ui.worker import launch_worker
+
+        return launch_worker(settings, **kwargs)
     from ui.layout import CSS
 
     demo, handlers = build_app(settings)

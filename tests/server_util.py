@@ -19,8 +19,8 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, port: int):
-        self.data_dir, self.port = data_dir, port
+    def __init__(self, data_dir: Path, port: int, env: dict | None = None):
+        self.data_dir, self.port, self.extra_env = data_dir, port, dict(env or {})
         self.url = f"http://127.0.0.1:{port}/"
         self.proc = None
         self.gradio_dir = data_dir.parent / f"gradio-{port}"  # this server's own file cache
@@ -28,7 +28,7 @@ class Server:
     def start(self):
         env = dict(os.environ, GATEWAY_DATA_DIR=str(self.data_dir), GATEWAY_PORT=str(self.port),
                    GATEWAY_HOST="127.0.0.1", GATEWAY_OWNER_SECRET="test-secret", GATEWAY_LOG_LEVEL="WARNING",
-                   GRADIO_TEMP_DIR=str(self.gradio_dir))
+                   GRADIO_TEMP_DIR=str(self.gradio_dir), **self.extra_env)
         log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")
         self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=log)
         deadline = time.time() + 120

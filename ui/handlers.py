@@ -129,6 +129,7 @@ class Handlers:
         owner, state = self.browser_owner(state, request)
         context = dict(context or {})
         context["owner"] = owner
+        context.update(_forwarded_credentials(request))
         if mask is not None:
             context["mask"] = mask
         if progress is not None:
@@ -158,6 +159,7 @@ class Handlers:
 
         context = {k: v for k, v in (context or {}).items() if k in CONTEXT_KEYS}
         context["owner"] = owner_id
+        context.update(_forwarded_credentials(request))
         if mask:
             context["mask"] = _file_path(mask)
         if progress is not None:
@@ -206,6 +208,14 @@ class Handlers:
         if self.router is not None and hasattr(self.router, "describe"):
             return {"capabilities": listing, "router": self.router.describe()}
         return {"capabilities": listing}
+
+
+def _forwarded_credentials(request) -> dict:
+    """The caller's ZeroGPU quota token (`x-ip-token`, set by Hugging Face in front of a Space), which a remote
+    worker on ZeroGPU bills the run to; passed to the pipeline as a credential, never stored."""
+    headers = getattr(request, "headers", None)
+    token = headers.get("x-ip-token") if headers is not None and hasattr(headers, "get") else None
+    return {"x_ip_token": token} if token else {}
 
 
 def _api_error(exc: GatewayError) -> dict:

@@ -1,0 +1,265 @@
+"""`RemoteExecutor` (GATEWAY_EXECUTOR=remote): runs go to gateway workers (GATEWAY_ROLE=worker) via gradio_client.
+
+The workers are the same app on other machines or Spaces (GATEWAY_REMOTE_WORKERS). A background thread checks
+each one's `/health` every GATEWAY_REMOTE_HEALTH_INTERVAL_S; a run fixes its seed, picks the least busy
+healthy worker (or the next in turn), sends the wire message with the worker token and the caller's ZeroGPU
+`x-ip-token` as headers, relays the worker's progress and, on stop, cancels the run on the worker. A worker
+that cannot be reached, refuses the token or drops the connection is marked down at once and the run goes to
+the next one (at most two tries); with none left it runs here (GATEWAY_REMOTE_FALLBACK=local, the metadata
+says why) or answers that no worker is available. Connection attempts are bounded by
+GATEWAY_REMOTE_CONNECT_TIMEOUT_S and a whole run by GATEWAY_EXECUTOR_TIMEOUT_S, so the chat never hangs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from core.errors import Cancelled, GatewayError, Unauthorized
+from models.contracts import CapabilityRequest, CapabilityResult
+from pipeline.executors import Executor, LocalExecutor
+from pipeline.executors.codec import ExecutorUnavailable, decode_result, encode_request
+from pipeline.executors.seed import resolve_seed
+from pipeline.executors.transport import IP_TOKEN_HEADER, SPOOL, TOKEN_HEADER, pack, unpack
+
+log = logging.getLogger(__name__)
+
+MAX_TRIES = 2
+POLL_S = 0.05
+
+
+@dataclass
+class Worker:
+    url: str
+    name: str
+    client: object | None = None
+    up: bool | None = None  # None: not checked yet (tried like a healthy one)
+    reason: str = ""
+    reported_busy: int = 0  # in-flight runs the worker reported at its last health check (all fronts)
+    in_flight: int = 0  # this front's runs on it now
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def busy(self) -> int:
+        return max(self.in_flight, self.reported_busy)
+
+
+class _WorkerDown(Exception):
+    pass
+
+
+class RemoteExecutor(Executor):
+    name = "remote"
+
+    def __init__(self, settings, registry, *, local: LocalExecutor | None = None, health_checks: bool = True):
+        urls = [u.strip().rstrip("/") for u in (settings.remote_workers or "").split(",") if u.strip()]
+        if not urls:
+            raise ValueError("GATEWAY_EXECUTOR=remote needs GATEWAY_REMOTE_WORKERS (comma-separated worker URLs).")
+        if not (settings.worker_token or "").strip():
+            raise ValueError("GATEWAY_EXECUTOR=remote needs GATEWAY_WORKER_TOKEN (the secret the workers expect).")
+        self.settings = settings
+        self.registry = registry
+        self.local = local or LocalExecutor(registry, model_slots=settings.concurrency_limit)
+        self.workers = [Worker(url, urlparse(url).netloc or url) for url in urls]
+        self._turn = 0
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self.download_dir = SPOOL / "downloads"
+        if health_checks:
+            threading.Thread(target=self._health_loop, name="remote-health", daemon=True).start()
+
+    # ---- choosing a worker ------------------------------------------------------------------------------------
+    def candidates(self) -> list[Worker]:
+        """Healthy (or not yet checked) workers in the order to try them."""
+        with self._lock:
+            live = [w for w in self.workers if w.up is not False]
+            if not live:
+                return []
+            self._turn = (self._turn + 1) % len(self.workers)
+            turn = self._turn
+        order = {id(w): (i - turn) % len(self.workers) for i, w in enumerate(self.workers)}
+        if (self.settings.remote_strategy or "least_busy").strip().lower() == "round_robin":
+            return sorted(live, key=lambda w: order[id(w)])
+        return sorted(live, key=lambda w: (w.busy, order[id(w)]))
+
+    def _mark_down(self, worker: Worker, reason: str) -> None:
+        if worker.up is not False:
+            log.warning("remote worker %s is down: %s", worker.name, reason)
+        worker.up, worker.reason, worker.client = False, reason, None
+
+    # ---- a run --------------------------------------------------------------------------------------------------
+    def run(self, request: CapabilityRequest) -> CapabilityResult:
+        resolve_seed(request, self.registry.get(request.capability))
+        run_id = uuid.uuid4().hex
+        header, blobs = encode_request(request, run_id=run_id, credentials=("hf_token",))
+        tried = []
+        for worker in self.candidates()[:MAX_TRIES]:
+            try:
+                result = self._call(worker, run_id, header, blobs, request)
+            except _WorkerDown as exc:
+                self._mark_down(worker, str(exc))
+                tried.append(f"{worker.name}: {exc}")
+                continue
+            result.metadata["executor"] = f"remote:{worker.name}"
+            return result
+        why = "; ".join(tried) or "; ".join(f"{w.name}: {w.reason or 'down'}" for w in self.workers)
+        if (self.settings.remote_fallback or "local").strip().lower() == "local":
+            request.report(0.0, "No remote worker answers; running here…")
+            result = self.local.run(request)
+            result.metadata.update(executor=self.local.name, executor_fallback=f"no remote worker answered ({why})")
+            return result
+        raise ExecutorUnavailable(f"No remote worker is available right now ({why}). Please try again later.",
+                                  details={"executor": self.name})
+
+    def _call(self, worker: Worker, run_id: str, header: dict, blobs: list, request: CapabilityRequest):
+        from gradio_client import handle_file
+
+        client = self._client(worker)
+        message, paths = pack(header, blobs)
+        ip_token = request.credentials.get("x_ip_token")
+        try:
+            job = client.submit(message, [handle_file(p) for p in paths], api_name="/run",
+                                headers={IP_TOKEN_HEADER: ip_token} if ip_token else None)
+        except Exception as exc:  # noqa: BLE001 - any transport failure means: try elsewhere
+            raise _WorkerDown(_describe(exc)) from None
+        with worker.lock:
+            worker.in_flight += 1
+        try:
+            outputs = self._wait(worker, job, run_id, request)
+        finally:
+            with worker.lock:
+                worker.in_flight -= 1
+            for path in paths:
+                Path(path).unlink(missing_ok=True)
+        out_message, out_files = outputs
+        files = [_path(f) for f in out_files or []]
+        try:
+            out_header, out_blobs = unpack(out_message, files)
+        finally:
+            for path in files:
+                Path(path).unlink(missing_ok=True)
+        if out_header.get("error", {}).get("code") == Unauthorized.code:
+            raise _WorkerDown("it refused the token (check GATEWAY_WORKER_TOKEN on both sides)")
+        return decode_result(out_header, out_blobs)
+
+    def _wait(self, worker: Worker, job, run_id: str, request: CapabilityRequest):
+        deadline = time.monotonic() + self.settings.executor_timeout_s
+        reported = None
+        while not wait([job.future], timeout=POLL_S).done:
+            progress = _progress(job)
+            if progress is not None and progress != reported:
+                reported = progress
+                request.report(*progress)
+            if request.cancelled() or time.monotonic() > deadline or worker.up is False:
+                self._cancel_remote(worker, run_id)
+                job.cancel()
+                if request.cancelled():
+                    raise Cancelled("Stopped; nothing was saved.")
+                if worker.up is False:
+                    raise _WorkerDown(worker.reason or "it stopped answering")
+                raise ExecutorUnavailable(f"The remote worker {worker.name} did not finish within "
+                                          f"{self.settings.executor_timeout_s:g} s; nothing was saved.",
+                                          details={"executor": self.name})
+        try:
+            return job.result()
+        except Exception as exc:  # noqa: BLE001 - the connection broke or the worker died mid-run
+            raise _WorkerDown(_describe(exc)) from None
+
+    def _cancel_remote(self, worker: Worker, run_id: str) -> None:
+        client = worker.client
+        if client is None:
+            return
+        try:
+            client.submit(run_id, api_name="/cancel").result(timeout=self.settings.remote_connect_timeout_s)
+        except Exception as exc:  # noqa: BLE001 - best effort: the run is abandoned here either way
+            log.info("could not cancel run %s on %s: %s", run_id, worker.name, _describe(exc))
+
+    # ---- clients and health -----------------------------------------------------------------------------------------
+    def _client(self, worker: Worker):
+        with worker.lock:
+            if worker.client is not None:
+                return worker.client
+        import httpx
+        from gradio_client import Client
+
+        timeout = httpx.Timeout(60.0, connect=self.settings.remote_connect_timeout_s)
+        try:
+            client = Client(worker.url, token=self.settings.hf_token or False, verbose=False,
+                            headers={TOKEN_HEADER: self.settings.worker_token.strip()},
+                            download_files=str(self.download_dir), analytics_enabled=False,
+                            httpx_kwargs={"timeout": timeout})
+        except Exception as exc:  # noqa: BLE001 - unreachable, not a gradio app, wrong URL…
+            raise _WorkerDown(_describe(exc)) from None
+        with worker.lock:
+            worker.client = worker.client or client
+            return worker.client
+
+    def check(self, worker: Worker) -> bool:
+        """Ask one worker for its health now; updates its state."""
+        try:
+            client = self._client(worker)
+            health = client.submit(api_name="/health").result(timeout=self.settings.remote_connect_timeout_s + 2)
+        except _WorkerDown as exc:
+            self._mark_down(worker, str(exc))
+            return False
+        except Exception as exc:  # noqa: BLE001
+            self._mark_down(worker, _describe(exc))
+            return False
+        if not isinstance(health, dict) or not health.get("ok"):
+            reason = "it refused the token (check GATEWAY_WORKER_TOKEN on both sides)" \
+                if isinstance(health, dict) and health.get("error") == "unauthorized" else "unhealthy"
+            self._mark_down(worker, reason)
+            return False
+        if worker.up is False:
+            log.info("remote worker %s is back", worker.name)
+        worker.up, worker.reason = True, ""
+        worker.reported_busy = int(health.get("in_flight", 0))
+        return True
+
+    def _health_loop(self) -> None:
+        while not self._closing.is_set():
+            for worker in self.workers:
+                if self._closing.is_set():
+                    return
+                self.check(worker)
+            self._closing.wait(max(0.2, self.settings.remote_health_interval_s))
+
+    def close(self) -> None:
+        self._closing.set()
+
+    def describe(self) -> dict:
+        return {"executor": self.name, "fallback": self.settings.remote_fallback,
+                "workers": [{"name": w.name, "up": w.up, "reason": w.reason, "in_flight": w.in_flight,
+                             "reported_busy": w.reported_busy} for w in self.workers]}
+
+
+def _progress(job) -> tuple[float, str] | None:
+    try:
+        units = job.status().progress_data
+    except Exception:  # noqa: BLE001 - progress is informative only
+        return None
+    if not units:
+        return None
+    unit = units[-1]
+    if unit.progress is None and unit.index is not None and unit.length:
+        return unit.index / unit.length, unit.desc or ""
+    return (float(unit.progress or 0.0), unit.desc or "")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, GatewayError):
+        return exc.message
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
+
+
+def _path(f) -> str:
+    if isinstance(f, dict):
+        return f.get("path") or f.get("name")
+    return getattr(f, "path", None) or str(f)
