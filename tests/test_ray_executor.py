@@ -87,14 +87,17 @@ def test_unseeded_generation_gets_its_seed_in_the_front(ray_executor):
 
 
 def test_progress_streams_and_model_aware_routing_keeps_one_replica(ray_executor):
+    reports = []
+    ray_executor.run(CapabilityRequest("image_generation", "a red fox", prompt="a red fox",
+                                       params={"width": 64, "height": 64, "steps": 40, "seed": 7},
+                                       progress=lambda f, d: reports.append((f, d))))
+    steps = [f for f, d in reports if d.startswith("Step ")]
+    assert steps and steps == sorted(steps) and reports[-1] == (1.0, "Done"), reports
     replicas = []
     for _ in range(4):
-        reports = []
         result = ray_executor.run(CapabilityRequest(
-            "image_generation", GENERATE, params={"width": 64, "height": 64, "steps": 2, "seed": 7},
-            prompt="a red fox", progress=lambda f, d: reports.append((f, d))))
+            "image_generation", GENERATE, params={"width": 64, "height": 64, "steps": 2, "seed": 7}, prompt="a red fox"))
         replicas.append(result.metadata["ray_replica"])
-        assert ("Step 1/2" in [d for _, d in reports]) and reports[-1][0] == 1.0, reports
     assert len(set(replicas)) == 1, replicas  # Serve routes the model id to the replica that holds it
     key = ray_executor.registry.ready_backend("image_generation").cache_key()
     stats = ray_executor.handles["models"].options(multiplexed_model_id=key).stats.remote().result()

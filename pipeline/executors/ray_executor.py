@@ -29,6 +29,7 @@ from pipeline.executors.seed import resolve_seed
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
+KEY_TTL_S = 30.0
 START_TIMEOUT_S = 300.0  # a cold cluster may need to start a replica on a fresh node
 UPLOAD_EXCLUDES = [".git", ".venv", "data", "docs", "bench", "tests", "*.sqlite3*", "__pycache__"]
 
@@ -41,6 +42,7 @@ class RayExecutor(Executor):
         self.registry = registry
         self.registry_factory = registry_factory  # builds each replica's registry; default: build_registry
         self.handles: dict[str, object] = {}
+        self._keys: dict[str, tuple[float, str]] = {}
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
         self._started_ray = False
@@ -136,16 +138,25 @@ class RayExecutor(Executor):
                 request.report(0.0, "A Ray replica stopped; retrying on another one…")
                 continue
             result.metadata["executor"] = self.name
+            request.report(1.0, "Done")
             if attempt == 2:
                 result.metadata["executor_retried"] = True
             return result
         raise AssertionError("unreachable")
 
     def _model_key(self, capability: str) -> str:
+        """The multiplexed model id: the cache key of the backend the front would pick (asking costs file
+        checks, so the answer is kept for KEY_TTL_S)."""
+        now = time.monotonic()
+        known = self._keys.get(capability)
+        if known and now - known[0] < KEY_TTL_S:
+            return known[1]
         try:
-            return self.registry.ready_backend(capability).cache_key()
+            key = self.registry.ready_backend(capability).cache_key()
         except GatewayError:  # the front may lack the weights the replicas have: let them decide
-            return capability
+            key = capability
+        self._keys[capability] = (now, key)
+        return key
 
     def _call(self, pool: str, key: str, header: dict, blobs: list, request: CapabilityRequest) -> CapabilityResult:
         from ray import exceptions as ray_errors

@@ -5,7 +5,8 @@
 backend's cache key so Serve routes a request to a replica that already holds its model) or `light` (model-free
 work: Pillow edits, text answers). Each replica builds its registry from the settings, runs requests through a
 `LocalExecutor` (so `GATEWAY_CONCURRENCY_LIMIT` model runs at a time, in order) on worker threads, and streams
-`("progress", fraction, text)` events followed by one `("result", header, blobs)` or `("error", header, [])`.
+`("progress", fraction, text)` events (the latest one, at most every 0.1 s) followed by one
+`("result", header, blobs)` or `("error", header, [])`.
 When the caller cancels, the run's cancel event is set, so a backend that checks it stops early. Serve's
 multiplexing evicts the least recently used model id; the matching entries leave this replica's model cache.
 """
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MODELS, LIGHT = "models", "light"
 LIGHT_CPUS = 0.25
+PROGRESS_EVERY_S = 0.1  # at most this often a progress event travels back to the front
 
 
 class _Held:
@@ -98,18 +100,21 @@ def replica_deployment(settings, pool: str, registry_factory=None):
                 loop.call_soon_threadsafe(events.put_nowait, ("progress", float(fraction), str(description or "")))
 
             future = loop.run_in_executor(self.threads, self._work, header, blobs, progress, cancel, held)
+            sent = -PROGRESS_EVERY_S
             try:
                 while True:
                     getter = asyncio.ensure_future(events.get())
                     done, _ = await asyncio.wait({getter, future}, return_when=asyncio.FIRST_COMPLETED)
-                    if getter in done:
-                        yield getter.result()
-                        continue
-                    getter.cancel()
+                    if future in done:  # progress still queued is stale now: the result is what matters
+                        getter.cancel()
+                        yield future.result()
+                        return
+                    event = getter.result()
                     while not events.empty():
-                        yield events.get_nowait()
-                    yield future.result()
-                    return
+                        event = events.get_nowait()  # only the latest counts
+                    if loop.time() - sent >= PROGRESS_EVERY_S:  # each streamed item costs a round trip
+                        sent = loop.time()
+                        yield event
             except asyncio.CancelledError:
                 cancel.set()  # the caller went away or pressed stop: let the backend stop at its next check
                 raise
@@ -117,7 +122,7 @@ def replica_deployment(settings, pool: str, registry_factory=None):
         def _work(self, header, blobs, progress, cancel, held):
             try:
                 request = decode_request(header, blobs, progress=progress, cancel_event=cancel)
-                if held is not None:
+                if held is not None and not held.keys:  # the front's key → this replica's cache key, once
                     held.keys.add(self.registry.ready_backend(request.capability).cache_key())
                 result = self.local.run(request)
                 result.metadata.update(executor="ray", ray_replica=self.replica_id)

@@ -107,6 +107,7 @@ class RemoteExecutor(Executor):
                 tried.append(f"{worker.name}: {exc}")
                 continue
             result.metadata["executor"] = f"remote:{worker.name}"
+            request.report(1.0, "Done")
             return result
         why = "; ".join(tried) or "; ".join(f"{w.name}: {w.reason or 'down'}" for w in self.workers)
         if (self.settings.remote_fallback or "local").strip().lower() == "local":
