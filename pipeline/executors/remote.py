@@ -7,7 +7,8 @@ healthy worker (or the next in turn), sends the wire message with the worker tok
 that cannot be reached, refuses the token or drops the connection is marked down at once and the run goes to
 the next one (at most two tries); with none left it runs here (GATEWAY_REMOTE_FALLBACK=local, the metadata
 says why) or answers that no worker is available. Connection attempts are bounded by
-GATEWAY_REMOTE_CONNECT_TIMEOUT_S and a whole run by GATEWAY_EXECUTOR_TIMEOUT_S, so the chat never hangs.
+GATEWAY_REMOTE_CONNECT_TIMEOUT_S, a silent connection by a 60 s read timeout (Gradio sends heartbeats every
+15 s) and a whole run by GATEWAY_EXECUTOR_TIMEOUT_S, so the chat never hangs.
 """
 
 from __future__ import annotations
@@ -89,9 +90,15 @@ class RemoteExecutor(Executor):
         return sorted(live, key=lambda w: (w.busy, order[id(w)]))
 
     def _mark_down(self, worker: Worker, reason: str) -> None:
+        """New runs skip the worker until a health check answers; runs already on it continue (a dead
+        connection fails them on its own, a silent one within the 60 s read timeout)."""
         if worker.up is not False:
             log.warning("remote worker %s is down: %s", worker.name, reason)
-        worker.up, worker.reason, worker.client = False, reason, None
+        with worker.lock:
+            old, worker.client = worker.client, None
+        worker.up, worker.reason = False, reason
+        if old is not None:  # stops its heartbeat thread (joining it may take a second: not on this thread)
+            threading.Thread(target=old.close, name="remote-client-close", daemon=True).start()
 
     # ---- a run --------------------------------------------------------------------------------------------------
     def run(self, request: CapabilityRequest) -> CapabilityResult:
@@ -132,7 +139,7 @@ class RemoteExecutor(Executor):
         with worker.lock:
             worker.in_flight += 1
         try:
-            outputs = self._wait(worker, job, run_id, request)
+            outputs = self._wait(worker, client, job, run_id, request)
         finally:
             with worker.lock:
                 worker.in_flight -= 1
@@ -149,7 +156,7 @@ class RemoteExecutor(Executor):
             raise _WorkerDown("it refused the token (check GATEWAY_WORKER_TOKEN on both sides)")
         return decode_result(out_header, out_blobs)
 
-    def _wait(self, worker: Worker, job, run_id: str, request: CapabilityRequest):
+    def _wait(self, worker: Worker, client, job, run_id: str, request: CapabilityRequest):
         deadline = time.monotonic() + self.settings.executor_timeout_s
         reported = None
         while not wait([job.future], timeout=POLL_S).done:
@@ -157,13 +164,11 @@ class RemoteExecutor(Executor):
             if progress is not None and progress != reported:
                 reported = progress
                 request.report(*progress)
-            if request.cancelled() or time.monotonic() > deadline or worker.up is False:
-                self._cancel_remote(worker, run_id)
+            if request.cancelled() or time.monotonic() > deadline:
+                self._cancel_remote(worker, client, run_id)
                 job.cancel()
                 if request.cancelled():
                     raise Cancelled("Stopped; nothing was saved.")
-                if worker.up is False:
-                    raise _WorkerDown(worker.reason or "it stopped answering")
                 raise ExecutorUnavailable(f"The remote worker {worker.name} did not finish within "
                                           f"{self.settings.executor_timeout_s:g} s; nothing was saved.",
                                           details={"executor": self.name})
@@ -172,10 +177,7 @@ class RemoteExecutor(Executor):
         except Exception as exc:  # noqa: BLE001 - the connection broke or the worker died mid-run
             raise _WorkerDown(_describe(exc)) from None
 
-    def _cancel_remote(self, worker: Worker, run_id: str) -> None:
-        client = worker.client
-        if client is None:
-            return
+    def _cancel_remote(self, worker: Worker, client, run_id: str) -> None:
         try:
             client.submit(run_id, api_name="/cancel").result(timeout=self.settings.remote_connect_timeout_s)
         except Exception as exc:  # noqa: BLE001 - best effort: the run is abandoned here either way
@@ -233,6 +235,11 @@ class RemoteExecutor(Executor):
 
     def close(self) -> None:
         self._closing.set()
+        for worker in self.workers:
+            with worker.lock:
+                client, worker.client = worker.client, None
+            if client is not None:
+                client.close()
 
     def describe(self) -> dict:
         return {"executor": self.name, "fallback": self.settings.remote_fallback,
