@@ -45,7 +45,7 @@ class RayExecutor(Executor):
         self._keys: dict[str, tuple[float, str]] = {}
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
-        self._started_ray = False
+        self._connected = False  # this executor called ray.init (a local Ray, or a connection to a cluster)
         self._closing, self._stopped = threading.Event(), threading.Event()
         self.retries = 0
         if start:
@@ -66,7 +66,7 @@ class RayExecutor(Executor):
 
             if not ray.is_initialized():
                 ray.init(**self._init_kwargs())
-                self._started_ray = True
+                self._connected = True
             serve.start(proxy_location="Disabled")
             for pool in (MODELS, LIGHT):
                 app = replica_deployment(self.settings, pool, self.registry_factory)
@@ -92,7 +92,9 @@ class RayExecutor(Executor):
         if self._start_error is not None:
             raise ExecutorUnavailable(
                 f"Ray Serve could not start: {self._start_error}",
-                suggestions=["Check GATEWAY_RAY_ADDRESS, or set GATEWAY_EXECUTOR=local."],
+                suggestions=["Check GATEWAY_RAY_ADDRESS (a cluster with token authentication also needs "
+                             "RAY_AUTH_MODE=token and its token in RAY_AUTH_TOKEN or ~/.ray/auth_token), or set "
+                             "GATEWAY_EXECUTOR=local."],
                 details={"executor": self.name})
 
     def close(self, timeout: float = 60.0) -> None:
@@ -105,12 +107,13 @@ class RayExecutor(Executor):
             import ray
             from ray import serve
 
-            if self._started_ray:
-                serve.shutdown()
-                ray.shutdown()
-            elif ray.is_initialized():
-                for pool in self.handles:
+            if self.settings.ray_address.strip() or not self._connected:
+                for pool in self.handles:  # a shared cluster keeps running; only our applications go
                     serve.delete(f"gateway-{pool}")
+            else:
+                serve.shutdown()
+            if self._connected:
+                ray.shutdown()  # stops a local Ray; disconnects from a cluster
         except Exception:  # noqa: BLE001 - closing is best effort
             log.exception("closing Ray Serve")
         finally:
