@@ -83,7 +83,8 @@ class RayExecutor(Executor):
         if address:  # a cluster: its nodes need the dependencies; the project's code travels with the job
             return {"address": address, "runtime_env": {"working_dir": str(ROOT), "excludes": UPLOAD_EXCLUDES}}
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-        return {"num_cpus": self.settings.ray_num_cpus or None, "include_dashboard": False,
+        # "local": always a new Ray in this process, even when `ray start` left a cluster address on this machine
+        return {"address": "local", "num_cpus": self.settings.ray_num_cpus or None, "include_dashboard": False,
                 "runtime_env": {"env_vars": {"PYTHONPATH": path}}}
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
