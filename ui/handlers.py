@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 
 from core.errors import GatewayError, NotFound
-from pipeline.identity import new_browser_token, owner_from_token, owner_from_user
+from pipeline.identity import export_key, new_browser_token, owner_from_token, owner_from_user
 from ui.render import parse_chip, render_history, render_response, user_message
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class Handlers:
         self.registry = registry
         self.router = router
         self._export_dir = Path(tempfile.gettempdir()) / "gateway-export"
+        self._export_key = export_key(settings.owner_secret)  # derived: the secret itself never names a file
 
     # ---- identity ------------------------------------------------------------------------------------
     def browser_owner(self, state: dict | None, request=None) -> tuple[str, dict]:
@@ -57,7 +58,7 @@ class Handlers:
         its name; the content hash is the public image id, so the name is what keeps another owner who learns
         an id from guessing the URL."""
         path = Path(path)
-        name = hmac.new(self.settings.owner_secret.encode(), f"{owner}:{path.name}".encode(), hashlib.sha256).hexdigest()[:40]
+        name = hmac.new(self._export_key.encode(), f"{owner}:{path.name}".encode(), hashlib.sha256).hexdigest()[:40]
         target = self._export_dir / f"{name}{path.suffix}"
         if not target.exists():
             self._export_dir.mkdir(parents=True, exist_ok=True)
