@@ -171,6 +171,18 @@ class Downloads:
         with self._lock:
             return any(p.repo_id == repo_id for p in self._active.values())
 
+    @contextlib.contextmanager
+    def tracking(self, name: str, what: str):
+        """Show a download that is not a Hub download (rembg's, InsightFace's: GitHub releases) as in flight."""
+        progress = Progress(name, [what], 0, current=what)
+        with self._lock:
+            self._active[name] = progress
+        try:
+            yield progress
+        finally:
+            with self._lock:
+                self._active.pop(name, None)
+
     def fetch(self, spec: HubFiles) -> Path:
         """The snapshot folder with every file of `spec`, downloading what is missing."""
         with self._lock:

@@ -203,10 +203,13 @@ class Handlers:
         return self.exportable(row.path, owner_id)
 
     def api_capabilities(self):
-        listing = self.registry.describe()
+        from models import runtime
+
+        out = {"capabilities": self.registry.describe()}
         if self.router is not None and hasattr(self.router, "describe"):
-            return {"capabilities": listing, "router": self.router.describe()}
-        return {"capabilities": listing}
+            out["router"] = self.router.describe()
+        out["runtime"] = runtime.block(self.settings, self.registry)  # the start-up block: device, weights…
+        return out
 
 
 def _api_error(exc: GatewayError) -> dict:

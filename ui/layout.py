@@ -197,4 +197,10 @@ def _capabilities_markdown(listing: dict) -> str:
     router = listing.get("router")
     if router:
         lines.append(f"\nRouter: {router}")
+    runtime = listing.get("runtime")
+    if runtime:
+        lines.append(f"\nRuntime: {runtime['platform']}, device {runtime['device']} ({runtime['dtype'] or '?'}), "
+                     f"ONNX {', '.join(runtime['onnx_providers'] or []) or '?'}, downloads "
+                     f"{'on' if runtime['downloads']['allowed'] else 'off'}")
+        lines += [f"\n**Warning:** {w}" for w in runtime["warnings"]]
     return "\n".join(lines)
