@@ -8,7 +8,7 @@ reported and the others still run; the exit status is 1 when any failed.
 
 `--preload` prints the README front matter's `preload_from_hub:` block — the Hub files the GPU defaults need,
 per file, from the backends' own `weight_files("cuda")` — and `--write-readme` writes it into README.md (a test
-compares the two, like the settings table).
+compares the two, like the settings table), and into the ZeroGPU variant's deploy/zerogpu/README.md.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ def readme_preload_block(readme: Path = README) -> list[str]:
     return lines[start:stop]
 
 
+ZEROGPU_README = README.parent / "deploy" / "zerogpu" / "README.md"
+
+
 def write_readme_preload(readme: Path = README) -> None:
     lines = readme.read_text().split("\n")
     end = lines.index("---", 1)
@@ -74,7 +77,8 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     args = parser.parse_args(argv)
     if args.preload or args.write_readme:
         if args.write_readme:
-            write_readme_preload()
+            for readme in (README, ZEROGPU_README):
+                write_readme_preload(readme)
         print("\n".join(preload_block(preload_specs())))
         return 0
     unknown = [name for name in args.capabilities if name not in INTENTS]
