@@ -64,6 +64,11 @@ class ModelCache:
         self.hits = self.misses = self.evictions = self.failed_loads = self.oom_retries = 0
 
     @property
+    def budget_known(self) -> bool:
+        """False until a lazily given budget was resolved (resolving it may import torch)."""
+        return not callable(self._budget)
+
+    @property
     def budget_bytes(self) -> int:
         if callable(self._budget):
             self._budget = int(self._budget())

@@ -55,14 +55,11 @@ def block(settings, registry) -> dict:
         "onnxruntime": info.get("onnxruntime"), "onnx_providers": providers,
         "warnings": list(info.get("warnings", [])),
         "downloads": {"allowed": allowed, "why_not": why or None, "in_flight": hub.DOWNLOADS.active()},
-        "cache": {k: v for k, v in registry.cache.stats().items() if k != "models"} if _budget_known(registry) else None,
+        "cache": ({k: v for k, v in registry.cache.stats().items() if k != "models"}
+                  if registry.cache.budget_known else None),
         "capabilities": [_capability(c, settings, allowed, device, providers) for c in registry],
     }
     return out
-
-
-def _budget_known(registry) -> bool:
-    return not callable(getattr(registry.cache, "_budget", None))  # resolving it may import torch
 
 
 def _capability(capability, settings, downloads_allowed: bool, device: str, providers) -> dict:

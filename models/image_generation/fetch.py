@@ -11,6 +11,7 @@ then downloads with one download per model, a free-disk check and progress in th
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from models import hub
 from models.image_generation import model_source as ms
@@ -39,7 +40,7 @@ def pipeline_spec(ref: ms.ModelRef, variant: str | None) -> hub.HubFiles:
     from huggingface_hub import HfApi, hf_hub_download
 
     listing = [s.rfilename for s in HfApi().model_info(ref.repo_id, revision=ref.revision).siblings or []]
-    index = json.loads(open(hf_hub_download(ref.repo_id, "model_index.json", revision=ref.revision)).read())
+    index = json.loads(Path(hf_hub_download(ref.repo_id, "model_index.json", revision=ref.revision)).read_text())
     if variant and not any(f".{variant}." in name for name in listing):
         variant = None  # the repository has no such variant: take its plain weights
     files = ms.pipeline_files(listing, index, variant)
