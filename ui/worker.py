@@ -17,12 +17,14 @@ MAX_FILE_BYTES = 300 * 2**20
 
 def build_worker_app(settings):
     """(Blocks, WorkerService) of a worker: its own model cache and registry, nothing stored."""
-    from models.cache import ModelCache
     from models.registry import build_registry
-    from pipeline.executors.worker_service import WorkerService
+    from pipeline.executors import build_executor
+    from pipeline.executors.worker_service import WorkerService, model_cache_for
 
-    cache = ModelCache(int(settings.cache_budget_gb * 2**30))
-    service = WorkerService(settings, build_registry(settings, cache, device=settings.device))
+    registry = build_registry(settings, model_cache_for(settings), device=settings.device)
+    # The local executor of this platform: on a ZeroGPU Space model runs go through spaces.GPU there.
+    executor = build_executor(settings.replace(executor="local"), registry)
+    service = WorkerService(settings, registry, executor)
     demo = build_worker_ui(service, settings)
     demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=settings.request_concurrency)
     return demo, service
@@ -71,10 +73,19 @@ def build_worker_ui(service, settings) -> gr.Blocks:
 
 
 def launch_worker(settings, **kwargs):
-    demo, _ = build_worker_app(settings)
+    """Serve a worker where the platform expects it (as the front does: core/platform.py)."""
+    from core import platform
+
+    demo, service = build_worker_app(settings)
+    if platform.on_zerogpu():  # ZeroGPU wants models placed on cuda in the main process, before launch
+        from models import runtime
+        from pipeline.executors.zerogpu import preload
+
+        runtime.collect(settings)
+        preload(service.registry)
     # Uploads are accepted before the token is checked: bound them (the largest stored image a front may send).
-    return demo.launch(server_name=settings.host, server_port=settings.port, max_file_size=MAX_FILE_BYTES,
-                       footer_links=["api"], **kwargs)
+    return demo.launch(**platform.listen_kwargs(settings), max_file_size=MAX_FILE_BYTES, footer_links=["api"],
+                       **kwargs)
 
 
 def _header(request, name: str) -> str:

@@ -52,18 +52,25 @@ class LocalExecutor(Executor):
 
 
 def build_executor(settings, registry) -> Executor:
-    """The executor GATEWAY_EXECUTOR names: `local`, `ray` (pipeline/executors/ray_executor.py) or `remote`
-    (pipeline/executors/remote.py, which falls back on the local executor when no worker answers)."""
+    """The executor GATEWAY_EXECUTOR names: `local` (on a ZeroGPU Space the ZeroGPU one, zerogpu.py), `ray`
+    (ray_executor.py) or `remote` (remote.py, which falls back on the local executor when no worker answers)."""
     kind = (getattr(settings, "executor", "local") or "local").strip().lower()
-    local = LocalExecutor(registry, model_slots=settings.concurrency_limit)
     if kind == "ray":
         from pipeline.executors.ray_executor import RayExecutor
 
         return RayExecutor(settings, registry)
+    if kind not in ("local", "remote"):
+        raise ValueError(f"GATEWAY_EXECUTOR={kind!r}: use local, ray or remote")
+    from core.platform import on_zerogpu
+
+    if on_zerogpu():  # GPU work must run inside spaces.GPU functions there (pipeline/executors/zerogpu.py)
+        from pipeline.executors.zerogpu import ZeroGpuExecutor
+
+        local = ZeroGpuExecutor(registry, model_slots=settings.concurrency_limit)
+    else:
+        local = LocalExecutor(registry, model_slots=settings.concurrency_limit)
     if kind == "remote":
         from pipeline.executors.remote import RemoteExecutor
 
         return RemoteExecutor(settings, registry, local=local)
-    if kind != "local":
-        raise ValueError(f"GATEWAY_EXECUTOR={kind!r}: use local, ray or remote")
     return local

@@ -69,12 +69,12 @@ def replica_deployment(settings, pool: str, registry_factory=None):
 
     class GatewayReplica:
         def __init__(self, settings, pool, registry_factory):
-            from models.cache import ModelCache
             from models.registry import build_registry
             from pipeline.executors import LocalExecutor
+            from pipeline.executors.worker_service import model_cache_for
 
             self.pool = pool
-            self.cache = ModelCache(int(settings.cache_budget_gb * 2**30))
+            self.cache = model_cache_for(settings)
             factory = registry_factory or build_registry
             self.registry = factory(settings, self.cache, device=settings.device)
             self.local = LocalExecutor(self.registry, model_slots=settings.concurrency_limit)

@@ -21,13 +21,24 @@ from pipeline.executors.codec import WIRE_VERSION, decode_request, encode_error,
 log = logging.getLogger(__name__)
 
 
+def model_cache_for(settings):
+    """The model cache a worker or a Ray replica builds for itself (GATEWAY_CACHE_BUDGET_GB: GiB or `auto`)."""
+    from models.cache import ModelCache
+    from models.devices import cache_budget_bytes, resolve_device
+
+    budget = settings.cache_budget_gb
+    if str(budget).strip().lower() in ("", "auto"):  # from the device's memory, asked when first needed
+        return ModelCache(lambda: cache_budget_bytes(budget, resolve_device(settings.device)))
+    return ModelCache(cache_budget_bytes(budget, settings.device))
+
+
 class WorkerService:
-    def __init__(self, settings, registry):
+    def __init__(self, settings, registry, executor: LocalExecutor | None = None):
         if not (settings.worker_token or "").strip():
             raise ValueError("GATEWAY_ROLE=worker needs GATEWAY_WORKER_TOKEN (the secret its fronts send).")
         self.settings = settings
         self.registry = registry
-        self.local = LocalExecutor(registry, model_slots=settings.concurrency_limit)
+        self.local = executor or LocalExecutor(registry, model_slots=settings.concurrency_limit)
         self._token = settings.worker_token.strip().encode()
         self._runs: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
