@@ -139,6 +139,8 @@ def test_text_to_image_on_the_endpoint_with_the_users_token(settings, online, st
         assert call["auth"] == "Bearer hf_signed_in_user" and call["body"]["parameters"]["num_inference_steps"] == 3
         assert call["body"]["parameters"]["seed"] == unseeded.metadata["seed"]  # fixed in the front, then sent
         assert np.array_equal(pixels(unseeded)[0, 0], seed_colour(unseeded.metadata["seed"]))
+        stored = b"".join(f.read_bytes() for f in s.db_path.parent.glob("gateway.sqlite3*"))
+        assert stored and b"hf_signed_in_user" not in stored and b"hf_operator_token" not in stored  # never stored
     finally:
         store.close()
 

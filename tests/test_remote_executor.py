@@ -81,11 +81,12 @@ def test_done_when_same_pixels_as_local_and_the_worker_is_named(worker, tiny_sd,
         name = f"remote:127.0.0.1:{worker.port}"
         here, there = send(local, "rotate it 90 degrees", [photo()]), send(remote, "rotate it 90 degrees", [photo()])
         assert here.metadata["intent"] == there.metadata["intent"] == "image_edit"
-        assert (here.metadata["executor"], there.metadata["executor"]) == ("local", name)
+        assert (here.metadata["executor"], there.metadata["executor"]) == ("local", name), there.metadata
         assert np.array_equal(pixels(here), pixels(there))
 
         here, there = send(local, GENERATE), send(remote, GENERATE)
-        assert there.metadata["executor"] == name and there.metadata["seed"] == here.metadata["seed"] == 7
+        assert there.metadata["executor"] == name, there.metadata
+        assert there.metadata["seed"] == here.metadata["seed"] == 7
         assert pixels(there).shape == (64, 64, 3) and np.array_equal(pixels(here), pixels(there))
     finally:
         executor.close()
@@ -196,3 +197,26 @@ def test_a_front_process_with_remote_workers_forwards_the_callers_quota_token(wo
         assert "caller-quota-token" not in str(response)
     finally:
         front.stop()
+
+
+def test_a_slow_health_answer_is_not_a_dead_worker(tiny_sd, tmp_path):
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    class Busy:  # a worker whose /health does not answer in time (loading a model on a starved CPU)
+        def submit(self, *args, **kwargs):
+            class Job:
+                def result(self, timeout=None):
+                    raise FutureTimeout()
+            return Job()
+
+        def close(self):
+            pass
+
+    settings = front_settings(tmp_path, tiny_sd, "http://busy:7860")
+    executor = RemoteExecutor(settings, build_registry(settings, ModelCache(2**30)), health_checks=False)
+    worker = executor.workers[0]
+    worker.up, worker.client = True, Busy()
+    assert not executor.check(worker) and not executor.check(worker)
+    assert worker.up is True and executor.candidates() == [worker]  # still tried: slow, not gone
+    assert not executor.check(worker)
+    assert worker.up is False and "no health answer in 3 checks" in worker.reason

@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 import uuid
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 MAX_TRIES = 2
 POLL_S = 0.05
+HEALTH_GRACE_S = 5.0  # a health answer may take this much longer than a connection
+SLOW_STRIKES = 3
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Worker:
     reason: str = ""
     reported_busy: int = 0  # in-flight runs the worker reported at its last health check (all fronts)
     in_flight: int = 0  # this front's runs on it now
+    strikes: int = 0  # health checks in a row that got no answer in time
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -204,16 +208,25 @@ class RemoteExecutor(Executor):
             return worker.client
 
     def check(self, worker: Worker) -> bool:
-        """Ask one worker for its health now; updates its state."""
+        """Ask one worker for its health now; updates its state. A worker that cannot be reached is down at
+        once; one that is only slow to answer (busy loading a model, CPU-starved) is down after SLOW_STRIKES
+        slow checks in a row."""
         try:
             client = self._client(worker)
-            health = client.submit(api_name="/health").result(timeout=self.settings.remote_connect_timeout_s + 2)
+            health = client.submit(api_name="/health").result(timeout=self.settings.remote_connect_timeout_s
+                                                              + HEALTH_GRACE_S)
         except _WorkerDown as exc:
             self._mark_down(worker, str(exc))
+            return False
+        except FutureTimeout:
+            worker.strikes += 1
+            if worker.strikes >= SLOW_STRIKES:
+                self._mark_down(worker, f"no health answer in {worker.strikes} checks")
             return False
         except Exception as exc:  # noqa: BLE001
             self._mark_down(worker, _describe(exc))
             return False
+        worker.strikes = 0
         if not isinstance(health, dict) or not health.get("ok"):
             reason = "it refused the token (check GATEWAY_WORKER_TOKEN on both sides)" \
                 if isinstance(health, dict) and health.get("error") == "unauthorized" else "unhealthy"
