@@ -6,8 +6,10 @@ what tests use to launch the same app on a free port with a temporary data dir.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
+from pathlib import Path
 
 from core.settings import Settings
 
@@ -19,6 +21,7 @@ def build_app(settings: Settings):
     from pipeline.executors import build_executor
     from pipeline.presets import seed_templates
     from pipeline.process import Pipeline
+    from pipeline.recovery import repair_interrupted
     from pipeline.refine import Refiner
     from pipeline.router import Router
     from pipeline.store import Store
@@ -27,14 +30,24 @@ def build_app(settings: Settings):
 
     store = Store(settings.db_path, settings.images_dir)
     seed_templates(store)
+    repair_interrupted(store)  # messages a crash left unanswered get an "interrupted — try again" reply
     cache = ModelCache(int(settings.cache_budget_gb * 2**30))
     registry = build_registry(settings, cache, device=settings.device)
     router = Router(settings, registry)
     pipeline = Pipeline(settings, store, registry, router, Refiner(store), executor=build_executor(settings, registry))
-    handlers = Handlers(settings, pipeline, store, registry, router)
+    handlers = Handlers(settings, pipeline, store, registry, router, export_dir=export_folder(settings))
     demo = build_ui(handlers, settings)
     demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=settings.request_concurrency)
     return demo, handlers
+
+
+def export_folder(settings: Settings) -> Path:
+    """Where this instance keeps the owner-named copies of images it hands to Gradio: inside Gradio's own cache
+    (served where they are, pruned with it), in a folder of this data dir's own, removed with their session."""
+    from gradio.utils import get_upload_folder
+
+    instance = hashlib.sha256(str(Path(settings.data_dir).resolve()).encode()).hexdigest()[:12]
+    return Path(get_upload_folder()) / f"gateway-exports-{instance}"
 
 
 def launch(settings: Settings, **kwargs):

@@ -74,6 +74,11 @@ class Cancelled(GatewayError):
     code = "cancelled"
 
 
+class Interrupted(GatewayError):
+    """The request was cut off (the server stopped mid-run); it can simply be sent again."""
+    code = "interrupted"
+
+
 class NothingFound(GatewayError):
     """The capability ran but found nothing to work on (no face, empty mask…)."""
     code = "nothing_found"
