@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -37,6 +38,9 @@ def build_app(settings: Settings):
     pipeline = Pipeline(settings, store, registry, router, Refiner(store), executor=build_executor(settings, registry))
     handlers = Handlers(settings, pipeline, store, registry, router, export_dir=export_folder(settings))
     demo = build_ui(handlers, settings)
+    # Gradio recomputes its monitoring summary (a pandas groupby over up to 10,000 past events) after every
+    # event by default: ~20 % of the server's CPU under many cheap requests. Once per 1,000 events is plenty.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=settings.request_concurrency)
     return demo, handlers
 
@@ -57,9 +61,12 @@ def launch(settings: Settings, **kwargs):
     # Load the router's text model while the server starts, so the first message does not wait for it.
     threading.Thread(target=handlers.router.warm, name="router-warm", daemon=True).start()
     auth = [tuple(pair.split(":", 1)) for pair in settings.auth.split(",") if ":" in pair] or None
+    # _frontend=False skips Gradio's check that the server can reach its own URL (meant for notebooks, where it
+    # falls back to a share link): one HEAD request with a 3 s timeout, which on a busy machine timed out and
+    # made the server exit right after it had started.
     return demo.launch(server_name=settings.host, server_port=settings.port, auth=auth,
                        max_file_size=settings.max_upload_bytes, footer_links=["api"],
-                       css=CSS, **kwargs)
+                       css=CSS, _frontend=False, **kwargs)
 
 
 if __name__ == "__main__":

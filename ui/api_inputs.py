@@ -31,9 +31,12 @@ class ApiFiles(gr.File):
         self.data_model = None  # Gradio skips its own validation; preprocess() does it
 
     def api_info(self) -> dict:
-        schema = self._payload_model.model_json_schema()
-        schema["additional_description"] = schema.pop("description", None)
-        return schema
+        # Gradio asks for it on every API call (each call builds a fresh session's config): build it once.
+        if self._api_info_cache is None:
+            schema = self._payload_model.model_json_schema()
+            schema["additional_description"] = schema.pop("description", None)
+            self._api_info_cache = schema
+        return self._api_info_cache
 
     def preprocess(self, payload):
         if payload is None:
