@@ -70,6 +70,12 @@ class OutOfMemory(GatewayError):
     http_status = 503
 
 
+class ServerBusy(GatewayError):
+    """Too many model runs are already waiting; the request was not queued."""
+    code = "busy"
+    http_status = 503
+
+
 class Cancelled(GatewayError):
     code = "cancelled"
 

@@ -175,3 +175,31 @@ def test_model_runs_execute_at_a_lower_cpu_priority_with_the_callers_context():
     with pytest.raises(ZeroDivisionError):
         executor.run(CapabilityRequest("upscale", "fail"))
     assert executor.run(CapabilityRequest("image_edit", "rotate")).message == "cheap done"
+
+
+def test_waiting_model_runs_are_bounded_and_cheap_work_still_runs():
+    from core.errors import ServerBusy
+
+    release, started = threading.Event(), threading.Event()
+    executor = _executor(release, started)
+    executor.slots.max_waiting = 2
+    threads = [threading.Thread(target=_catch, args=(executor.run, CapabilityRequest("upscale", str(i))))
+               for i in range(3)]
+    threads[0].start()
+    assert started.wait(5)
+    for t in threads[1:]:
+        t.start()
+    deadline = time.time() + 5
+    while executor.slots.waiting() < 2 and time.time() < deadline:
+        time.sleep(0.02)
+    assert executor.slots.waiting() == 2
+    t = time.perf_counter()
+    with pytest.raises(ServerBusy) as info:
+        executor.run(CapabilityRequest("upscale", "one too many"))
+    assert time.perf_counter() - t < 0.5 and info.value.code == "busy"
+    assert executor.run(CapabilityRequest("image_edit", "rotate")).message == "cheap done"
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert executor.slots.waiting() == 0
+    assert executor.run(CapabilityRequest("upscale", "later")).message == "slow done"  # the bound frees up

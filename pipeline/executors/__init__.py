@@ -31,9 +31,9 @@ class Executor:
 class LocalExecutor(Executor):
     name = "local"
 
-    def __init__(self, registry, model_slots: int = 1, model_nice: int = 0):
+    def __init__(self, registry, model_slots: int = 1, model_nice: int = 0, max_waiting: int | None = None):
         self.registry = registry
-        self.slots = ModelSlots(model_slots)
+        self.slots = ModelSlots(model_slots, max_waiting)
         self.workers = ModelWorkers(self.slots.slots, model_nice) if model_nice > 0 else None
 
     def run(self, request: CapabilityRequest) -> CapabilityResult:
@@ -55,5 +55,5 @@ class LocalExecutor(Executor):
 
 
 def build_executor(settings, registry) -> Executor:
-    return LocalExecutor(registry, model_slots=settings.concurrency_limit,
-                         model_nice=getattr(settings, "model_nice", 0))
+    return LocalExecutor(registry, model_slots=settings.concurrency_limit, model_nice=settings.model_nice,
+                         max_waiting=settings.model_queue_max)
