@@ -16,7 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ui.api_inputs import ApiFiles
+from ui.api_inputs import api_files
 from ui.handlers import Handlers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,8 +111,8 @@ def _api_endpoints(handlers: Handlers, limit: int) -> None:
     """Named endpoints for scripts, on hidden components (files in and out as real files)."""
     with gr.Column(visible=False):
         message = gr.Textbox(label="message")
-        images = ApiFiles(label="images", file_count="multiple", type="filepath")
-        mask = ApiFiles(label="mask", file_count="single", type="filepath")
+        images = api_files("images", "multiple")
+        mask = api_files("mask", "single")
         session_id = gr.Textbox(label="session_id")
         owner = gr.Textbox(label="owner")
         context = gr.JSON(label="context")
