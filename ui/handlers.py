@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 from core.errors import GatewayError, InvalidInput, NotFound
-from pipeline.identity import new_browser_token, owner_from_token, owner_from_user
+from pipeline.identity import export_key, new_browser_token, owner_from_token, owner_from_user
 from pipeline.response import ERROR, Response
 from pipeline.schema import check_context, check_id_text
 from ui.api_inputs import InvalidFiles
@@ -40,6 +40,7 @@ class Handlers:
         self.registry = registry
         self.router = router
         self._export_dir = Path(export_dir) if export_dir else Path(settings.data_dir) / "exports"
+        self._export_key = export_key(settings.owner_secret)  # derived: the secret itself never names a file
 
     # ---- identity ------------------------------------------------------------------------------------
     def browser_owner(self, state: dict | None, request=None) -> tuple[str, dict]:
@@ -78,7 +79,7 @@ class Handlers:
         return str(target)
 
     def _export_path(self, owner: str, path: Path) -> Path:
-        name = hmac.new(self.settings.owner_secret.encode(), f"{owner}:{path.name}".encode(), hashlib.sha256).hexdigest()[:40]
+        name = hmac.new(self._export_key.encode(), f"{owner}:{path.name}".encode(), hashlib.sha256).hexdigest()[:40]
         return self._export_dir / f"{name}{path.suffix}"
 
     def delete_session(self, session_id: str, owner: str) -> bool:
@@ -226,12 +227,13 @@ class Handlers:
         return self.exportable(row.path, owner_id)
 
     def api_capabilities(self):
-        listing = self.registry.describe()
+        from models import runtime
+
+        out = {"capabilities": self.registry.describe()}
         if self.router is not None and hasattr(self.router, "describe"):
-            listing = {"capabilities": listing, "router": self.router.describe()}
-        else:
-            listing = {"capabilities": listing}
-        return _without_server_paths(listing)
+            out["router"] = self.router.describe()
+        out["runtime"] = runtime.block(self.settings, self.registry)  # the start-up block: device, weights…
+        return _without_server_paths(out)
 
 
 def _api_error(exc: GatewayError) -> dict:

@@ -55,5 +55,13 @@ class LocalExecutor(Executor):
 
 
 def build_executor(settings, registry) -> Executor:
+    from core.platform import on_zerogpu
+
+    if on_zerogpu():  # GPU work must run inside spaces.GPU functions there (pipeline/executors/zerogpu.py)
+        from pipeline.executors.zerogpu import ZeroGpuExecutor
+
+        executor = ZeroGpuExecutor(registry, model_slots=settings.concurrency_limit)
+        executor.slots.max_waiting = settings.model_queue_max  # runs happen in ZeroGPU's workers: no nice there
+        return executor
     return LocalExecutor(registry, model_slots=settings.concurrency_limit, model_nice=settings.model_nice,
                          max_waiting=settings.model_queue_max)
