@@ -220,3 +220,48 @@ def test_a_slow_health_answer_is_not_a_dead_worker(tiny_sd, tmp_path):
     assert worker.up is True and executor.candidates() == [worker]  # still tried: slow, not gone
     assert not executor.check(worker)
     assert worker.up is False and "no health answer in 3 checks" in worker.reason
+
+
+def test_a_full_worker_passes_the_run_on_and_all_full_is_busy(tiny_sd, tmp_path):
+    from concurrent.futures import Future
+
+    from core.errors import ServerBusy
+    from models.contracts import CapabilityResult
+    from pipeline.executors.codec import encode_error, encode_result
+    from pipeline.executors.transport import pack
+
+    class Stub:  # a worker answering every /run with a fixed wire message
+        def __init__(self, header):
+            self.message = pack(header, [])[0]
+
+        def submit(self, *args, **kwargs):
+            future = Future()
+            future.set_result((self.message, []))
+
+            class Job:
+                def __init__(self):
+                    self.future = future
+
+                def result(self):
+                    return future.result()
+
+                def status(self):
+                    raise RuntimeError("no progress")
+            return Job()
+
+        def close(self):
+            pass
+
+    full = encode_error(ServerBusy("2 image jobs are already waiting"))
+    settings = front_settings(tmp_path, tiny_sd, "http://full:7860,http://free:7860", remote_strategy="round_robin")
+    executor = RemoteExecutor(settings, build_registry(settings, ModelCache(2**30)), health_checks=False)
+    first, second = executor.workers
+    first.client = Stub(full)
+    second.client = Stub(encode_result(CapabilityResult(message="done", type="text"))[0])
+    for _ in range(2):  # whichever is tried first, the free one answers
+        result = executor.run(CapabilityRequest("chat", "hello"))
+        assert result.message == "done" and result.metadata["executor"] == "remote:free:7860"
+    assert first.up is None  # full is not down
+    second.client = Stub(full)
+    with pytest.raises(ServerBusy):
+        executor.run(CapabilityRequest("chat", "hello"))

@@ -5,7 +5,7 @@ each one's `/health` every GATEWAY_REMOTE_HEALTH_INTERVAL_S; a run fixes its see
 healthy worker (or the next in turn), sends the wire message with the worker token and the caller's ZeroGPU
 `x-ip-token` as headers, relays the worker's progress and, on stop, cancels the run on the worker. A worker
 that cannot be reached, refuses the token or drops the connection is marked down at once and the run goes to
-the next one (at most two tries); with none left it runs here (GATEWAY_REMOTE_FALLBACK=local, the metadata
+the next one (at most two tries; a worker whose model queue is full just passes the run on); with none left it runs here (GATEWAY_REMOTE_FALLBACK=local, the metadata
 says why) or answers that no worker is available. Connection attempts are bounded by
 GATEWAY_REMOTE_CONNECT_TIMEOUT_S, a silent connection by a 60 s read timeout (Gradio sends heartbeats every
 15 s) and a whole run by GATEWAY_EXECUTOR_TIMEOUT_S, so the chat never hangs.
@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 from core.errors import Cancelled, GatewayError, Unauthorized
 from models.contracts import CapabilityRequest, CapabilityResult
 from pipeline.executors import Executor, LocalExecutor
-from pipeline.executors.codec import ExecutorUnavailable, decode_result, encode_request
+from pipeline.executors.codec import ExecutorUnavailable, decode_result, encode_request, raise_error
 from pipeline.executors.seed import resolve_seed
 from pipeline.executors.transport import IP_TOKEN_HEADER, SPOOL, TOKEN_HEADER, pack, unpack
 
@@ -36,6 +36,7 @@ MAX_TRIES = 2
 POLL_S = 0.05
 HEALTH_GRACE_S = 5.0  # a health answer may take this much longer than a connection
 SLOW_STRIKES = 3
+BUSY = "busy"  # the error code of a worker whose model queue is full (GATEWAY_MODEL_QUEUE_MAX)
 
 
 @dataclass
@@ -57,6 +58,12 @@ class Worker:
 
 class _WorkerDown(Exception):
     pass
+
+
+class _WorkerBusy(Exception):
+    def __init__(self, header: dict):
+        super().__init__("busy")
+        self.header = header
 
 
 class RemoteExecutor(Executor):
@@ -109,7 +116,7 @@ class RemoteExecutor(Executor):
         resolve_seed(request, self.registry.get(request.capability))
         run_id = uuid.uuid4().hex
         header, blobs = encode_request(request, run_id=run_id, credentials=("hf_token",))
-        tried = []
+        tried, busy = [], None
         for worker in self.candidates()[:MAX_TRIES]:
             try:
                 result = self._call(worker, run_id, header, blobs, request)
@@ -117,9 +124,14 @@ class RemoteExecutor(Executor):
                 self._mark_down(worker, str(exc))
                 tried.append(f"{worker.name}: {exc}")
                 continue
+            except _WorkerBusy as exc:  # its model queue is full: the next worker may have room
+                busy = exc.header
+                continue
             result.metadata["executor"] = f"remote:{worker.name}"
             request.report(1.0, "Done")
             return result
+        if busy is not None:
+            raise_error(busy)  # every worker tried is full: say so rather than pile the run onto the front
         why = "; ".join(tried) or "; ".join(f"{w.name}: {w.reason or 'down'}" for w in self.workers)
         if (self.settings.remote_fallback or "local").strip().lower() == "local":
             request.report(0.0, "No remote worker answers; running here…")
@@ -156,8 +168,11 @@ class RemoteExecutor(Executor):
         finally:
             for path in files:
                 Path(path).unlink(missing_ok=True)
-        if out_header.get("error", {}).get("code") == Unauthorized.code:
+        code = out_header.get("error", {}).get("code")
+        if code == Unauthorized.code:
             raise _WorkerDown("it refused the token (check GATEWAY_WORKER_TOKEN on both sides)")
+        if code == BUSY:
+            raise _WorkerBusy(out_header)
         return decode_result(out_header, out_blobs)
 
     def _wait(self, worker: Worker, client, job, run_id: str, request: CapabilityRequest):
