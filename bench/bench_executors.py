@@ -141,7 +141,8 @@ def main() -> None:
                 data.mkdir(parents=True)
                 servers.append(Server(data, free_port(), env={
                     "GATEWAY_ROLE": "worker", "GATEWAY_WORKER_TOKEN": TOKEN, "GATEWAY_T2I_MODEL": str(tiny),
-                    "GATEWAY_T2I_SAFETY": "off", "OMP_NUM_THREADS": "1"}).start())
+                    "GATEWAY_T2I_SAFETY": "off", "OMP_NUM_THREADS": "1",
+                    "GATEWAY_MODEL_QUEUE_MAX": str(2 * args.concurrent)}).start())  # all 20 may wait
                 closers.append(servers[-1].stop)
             for count in (1, 2):
                 remote = RemoteExecutor(settings.replace(
