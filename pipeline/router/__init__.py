@@ -28,6 +28,7 @@ from pipeline.params import extract_params as extract_generic_params
 from pipeline.router import rules
 from pipeline.router.embedding import SentenceEncoder
 from pipeline.router.model import EXAMPLES_PATH, IntentModel, ModelConfig, load_examples, with_context_variants
+from pipeline.router.plan import Plan, Step, make_plan
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,12 @@ class Router:
             intent = self.classify(text or "", context)
         intent.params = self.extract_params(text or "", intent.name)
         return intent
+
+    def plan(self, text: str, context: ClassifyContext, forced_intent: str | None = None) -> Plan:
+        """The ordered steps the message asks for (one step for a single request; see `plan.py`)."""
+        if forced_intent:
+            return Plan([Step(text or "", self.route(text, context, forced_intent=forced_intent))])
+        return make_plan(text or "", context, self.route)
 
     def classify(self, text: str, context: ClassifyContext) -> Intent:
         if self.backend != "keywords":
