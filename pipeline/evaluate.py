@@ -39,8 +39,9 @@ def load_rows(path: str) -> list[dict]:
             if line.strip():
                 row = json.loads(line)
                 golds = [s.get("intent") for s in row["steps"]] if "steps" in row else [row.get("intent")]
-                if not golds or any(g not in INTENTS for g in golds):
-                    raise SystemExit(f"{path}:{number}: unknown intent in {golds!r}")
+                for gold in golds or [None]:
+                    if gold not in INTENTS:
+                        raise SystemExit(f"{path}:{number}: unknown intent {gold!r}")
                 rows.append(row)
     return rows
 

@@ -28,6 +28,8 @@ from pipeline.params import extract_params as extract_generic_params
 from pipeline.router import rules
 from pipeline.router.embedding import SentenceEncoder
 from pipeline.router.model import EXAMPLES_PATH, IntentModel, ModelConfig, load_examples, with_context_variants
+from pipeline.router.multilingual import MultilingualModel, make_encoder
+from pipeline.router.multilingual import cache_key as multilingual_cache_key
 from pipeline.router.plan import Plan, Step, make_plan
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,14 @@ class Router:
         self.registry = registry
         self.backend = (getattr(settings, "router_backend", "auto") or "auto").lower()
         self.min_confidence = float(getattr(settings, "router_min_confidence", 0.5))
-        self.encoder = SentenceEncoder(getattr(settings, "router_embedding_model", ""), cache_dir=self._cache_dir())
+        allow_downloads = bool(getattr(settings, "allow_downloads", False))
+        self.encoder = SentenceEncoder(getattr(settings, "router_embedding_model", ""), cache_dir=self._cache_dir(),
+                                       allow_downloads=allow_downloads)
+        self.multilingual_encoder = make_encoder(getattr(settings, "router_multilingual_model", ""),
+                                                 self._cache_dir(), allow_downloads)
+        self._languages = None  # LanguageIdentifier, fitted on first use (no embedding needed)
+        self._multilingual: IntentModel | None = None
+        self._multilingual_problem = ""
         self.keywords = KeywordClassifier()
         self._model: IntentModel | None = None
         self._model_source = ""
@@ -57,6 +66,10 @@ class Router:
         self._ensure_model()
         if self._model is not None and self._model.config.use_embedding:
             self.encoder.encode_one("warm up")  # loads the embedding model when the trained model came from the cache
+        self.language("warm up")
+        multilingual = self._ensure_multilingual()
+        if multilingual is not None and multilingual.config.use_embedding:
+            self.multilingual_encoder.encode_one("calentar")
 
     def describe(self) -> dict:
         """For the capabilities panel: which classifier routes, how it was trained, what is missing."""
@@ -103,8 +116,15 @@ class Router:
             rule = rules.decide(text, context)
             if rule is not None:
                 return self._rule_intent(rule, text, context)
-        model = self._ensure_model()
-        if model is None:
+        language = self.language(text)
+        multilingual = self._ensure_multilingual() if language != "en" else None
+        model = self._ensure_model() if multilingual is None else None
+        if multilingual is not None:
+            embedding = (self.multilingual_encoder.encode_one(text) if multilingual.config.use_embedding else None)
+            ranked = multilingual.predict(text, context, embedding)
+            intent = Intent(name=ranked[0][0], confidence=round(ranked[0][1], 4),
+                            candidates=[(n, round(p, 4)) for n, p in ranked], source=f"multilingual:{language}")
+        elif model is None:
             intent = self.keywords.classify(text, context)
             intent.candidates = _complete(intent.candidates)
         else:
@@ -114,6 +134,20 @@ class Router:
                             candidates=[(n, round(p, 4)) for n, p in ranked], source=self._model_source)
         intent.ambiguous = intent.confidence < self.min_confidence
         return intent
+
+    def language(self, text: str) -> str:
+        """"en", or the other language the message is written in (see `multilingual.LanguageIdentifier`)."""
+        if self.backend == "keywords" or not (text or "").strip():
+            return "en"
+        if self._languages is None:
+            with self._lock:
+                if self._languages is None:
+                    try:
+                        self._languages = MultilingualModel.language_identifier()
+                    except ImportError as exc:
+                        self._multilingual_problem = f"language identification needs scikit-learn ({exc})"
+                        return "en"
+        return self._languages.detect(text)
 
     def extract_params(self, text: str, intent_name: str) -> dict:
         """Generic parameters, with the capability's own parser (when registered) merged over them."""
@@ -171,6 +205,36 @@ class Router:
                     self._problem = f"the learned router needs scikit-learn and scipy ({exc}); using cue words"
                     log.warning(self._problem)
         return self._model
+
+    def _ensure_multilingual(self) -> IntentModel | None:
+        if self._multilingual is not None or self.backend == "keywords" or self._multilingual_problem:
+            return self._multilingual
+        with self._lock:
+            if self._multilingual is None and not self._multilingual_problem:
+                try:
+                    self._multilingual = self._train_or_load_multilingual()
+                except (ImportError, RuntimeError, OSError) as exc:  # the English router still answers
+                    self._multilingual_problem = f"the multilingual router is unavailable ({exc}); using English"
+                    log.warning(self._multilingual_problem)
+        return self._multilingual
+
+    def _train_or_load_multilingual(self) -> IntentModel:
+        started = time.perf_counter()
+        encoder = self.multilingual_encoder
+        use_embedding = self.backend == "auto" and encoder.available()
+        key = multilingual_cache_key(encoder) + ("-emb" if use_embedding else "-lex")
+        path = self._cache_dir() / f"router-multilingual-{key}.pkl"
+        model = _load_pickle(path)
+        if model is None:
+            embed = None
+            if use_embedding:
+                embed = (lambda texts: encoder.encode_cached(list(texts))) if hasattr(encoder, "encode_cached") \
+                    else (lambda texts: encoder.encode(list(texts)))
+            model = MultilingualModel.intent_model(use_embedding).fit(MultilingualModel.training_examples(), embed)
+            _save_pickle(path, model)
+        log.info("multilingual router model (%s) ready in %.1f s", "embedding" if use_embedding else "lexical",
+                 time.perf_counter() - started)
+        return model
 
     def _train_or_load(self) -> IntentModel:
         started = time.perf_counter()
