@@ -32,6 +32,10 @@ STEP_LABELS = {
     "chat": "Answer",
 }
 
+EDIT_LABELS = {"rotate": "Rotate", "flip": "Flip", "crop": "Crop", "resize": "Resize", "brightness": "Brightness",
+               "contrast": "Contrast", "saturation": "Saturation", "grayscale": "Black and white", "blur": "Blur",
+               "sharpen": "Sharpen"}
+
 _STRONG = re.compile(
     r"\s*(?:"
     r"[;!]\s*(?:and\s+)?(?:then\s+)?|\.\s+(?=\S)|"
@@ -84,7 +88,13 @@ class Step:
 
     @property
     def label(self) -> str:
-        return STEP_LABELS.get(self.intent.name, HUMAN_NAMES.get(self.intent.name, self.intent.name))
+        params = self.intent.params or {}
+        if self.intent.name == IMAGE_EDIT and params.get("operation") in EDIT_LABELS:
+            return EDIT_LABELS[params["operation"]]
+        label = STEP_LABELS.get(self.intent.name, HUMAN_NAMES.get(self.intent.name, self.intent.name))
+        if self.intent.name == "upscale" and params.get("scale"):
+            label += f" {params['scale']}x"
+        return label
 
 
 @dataclass
@@ -144,18 +154,20 @@ def _split(text: str) -> list[str]:
     strong = [p for p in (s.strip(" ,.") for s in _STRONG.split(hidden)) if p]
     clauses: list[str] = []
     for part in strong or [hidden.strip()]:
-        pieces = _WEAK.split(part)
-        current = pieces[0]
-        for piece in pieces[1:]:
+        start = 0  # where the clause being built begins in `part`
+        for match in _WEAK.finditer(part):
+            current, piece = part[start:match.start()], part[match.end():]
             if _COMMAND_START.search(piece) and _is_command(current) and (
-                    _COMMAND_START.search(current) or not _PRONOUN_ONLY.search(piece)):
+                    _COMMAND_START.search(current) or not _PRONOUN_ONLY.search(_next_clause(piece))):
                 clauses.append(current)
-                current = piece
-            else:
-                separator = ", " if "," in part else " and "
-                current = f"{current}{separator}{piece}"
-        clauses.append(current)
+                start = match.end()
+        clauses.append(part[start:])
     return [_restore(c, table).strip(" ,.;") for c in clauses if c.strip(" ,.;")]
+
+
+def _next_clause(text: str) -> str:
+    """The words up to the next weak connector (what `_PRONOUN_ONLY` looks at)."""
+    return _WEAK.split(text, maxsplit=1)[0]
 
 
 def _is_command(words: str) -> bool:
