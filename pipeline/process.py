@@ -27,6 +27,7 @@ from pipeline.references import resolve_inputs
 from pipeline.result_cache import ResultCache
 from pipeline.response import CLARIFICATION, ERROR, Response, ResponseImage
 from pipeline.store import NewImage
+from pipeline.targets import resolve_pronoun_targets
 from pipeline.suggest import follow_ups, routing_actions
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class Pipeline:
         classify_context = ClassifyContext(n_images=len(attachments), has_latest_image=latest is not None,
                                            has_mask=mask is not None)
         plan = plan_for(self.router, text, classify_context, forced_intent=context.get("force_intent"))
+        notes = notes + resolve_pronoun_targets(plan, self.store, session.id, owner, mask is not None)
         intent = plan.steps[0].intent
         intent.params.update(context.get("params") or {})
         timings["classify_ms"] = _ms(t)

@@ -18,6 +18,7 @@ import hashlib
 import logging
 import os
 import pickle
+import re
 import threading
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from core.vocabulary import INTENTS
 from pipeline.classify import ClassifyContext, Intent, KeywordClassifier
 from pipeline.params import extract_params as extract_generic_params
 from pipeline.router import rules
+from pipeline.wordlists import normalise
 from pipeline.router.embedding import SentenceEncoder
 from pipeline.router.model import EXAMPLES_PATH, IntentModel, ModelConfig, load_examples, with_context_variants
 from pipeline.router.multilingual import MultilingualModel, make_encoder
@@ -165,7 +167,7 @@ class Router:
                 log.exception("the %s parameter parser failed on %r; using the generic parameters", intent_name, text)
                 specific = {}
             params.update({k: v for k, v in specific.items() if v is not None})
-        return params
+        return _clean_target(params, text, intent_name)
 
     # ---- rules -------------------------------------------------------------------------------------------
     def _rule_intent(self, rule: rules.Rule, text: str, context: ClassifyContext) -> Intent:
@@ -270,6 +272,34 @@ class Router:
         for module in ("model", "features"):
             digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
         return digest.hexdigest()[:20]
+
+
+_TARGET_FILLER = re.compile(r"(?:\s+|^)(?:please|pls|plz|pleeease|thx|thanks|ty|now|asap|quick(?:ly)?|for me|"
+                            r"if you can|too|as well|real quick)\s*$")
+_PRONOUN_TARGETS = {"it", "him", "her", "them", "this", "that", "these", "those", "this one", "that one", "one",
+                    "that thing", "this thing", "the thing", "he", "she", "they"}
+
+
+_POINTS_BACK = re.compile(r"\b(?:remove|erase|delete|get rid of|lose|ditch|take out|wipe out|wipe|clear|eliminate|"
+                          r"cut out|hide|drop|kill|zap|nuke)\s+(?:it|him|her|them|this|that|these|those|this one|"
+                          r"that one|that thing|this thing)\b(?!\s+(?:background|bg|backdrop)\b)")
+
+
+def _clean_target(params: dict, text: str = "", intent_name: str = "") -> dict:
+    """"get rid of it pls" names no object: fillers come off a target, and a bare pronoun is no target (the
+    pipeline resolves it from the conversation, or the capability asks)."""
+    if intent_name == "object_removal" and "target" not in params and _POINTS_BACK.search(normalise(text)):
+        params["target_pronoun"] = True
+    target = params.get("target")
+    if isinstance(target, str):
+        for _ in range(3):
+            target = _TARGET_FILLER.sub("", target).strip(" ,.!?")
+        if not target or target in _PRONOUN_TARGETS:
+            params.pop("target")
+            params["target_pronoun"] = True
+        else:
+            params["target"] = target
+    return params
 
 
 def _complete(candidates: list[tuple[str, float]]) -> list[tuple[str, float]]:

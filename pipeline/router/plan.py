@@ -74,6 +74,10 @@ _PROTECTED = re.compile(r"\b(?:black\s*(?:and|&|n)\s*white|salt and pepper|rock 
 # "…, lose it": a bare verb + pronoun after a description refers to what was just named, it is no new step.
 _PRONOUN_ONLY = re.compile(r"^\S+(?:\s+(?:rid|out|away|off|of|up))*\s+(?:it|them|him|her|this|that|those|these)"
                            r"(?:\s+(?:please|pls|plz|too|as well))?[\s.!]*$", re.I)
+# A new picture described without a verb ("a red barn at dusk, and upscale it 2x") may open a plan; a remark
+# about the image ("it's only 800px wide, can you…", "there's a bin, lose it") does not.
+_DESCRIPTION = re.compile(r"^(?:(?:a|an|some|one|two|three|four|\d+)\s+|(?:photo|picture|image|portrait|painting|"
+                          r"illustration|drawing|render|sketch)s?\s+of\b)", re.I)
 _BACKGROUND_ONLY = re.compile(
     r"^(?:(?:please|pls|and|also|then)\s+)*(?:(?:put|place|set|drop|paste|stick)\s+(?:it|them|him|her|this|that|the \w+)\s+"
     r"(?:on|onto|against|over|in front of)\b|(?:make|leave|keep)\s+(?:it|the (?:background|bg|backdrop))\s+"
@@ -158,7 +162,8 @@ def _split(text: str) -> list[str]:
         for match in _WEAK.finditer(part):
             current, piece = part[start:match.start()], part[match.end():]
             if _COMMAND_START.search(piece) and _is_command(current) and (
-                    _COMMAND_START.search(current) or not _PRONOUN_ONLY.search(_next_clause(piece))):
+                    _COMMAND_START.search(current) or (start == 0 and _DESCRIPTION.search(current)
+                                                       and not _PRONOUN_ONLY.search(_next_clause(piece)))):
                 clauses.append(current)
                 start = match.end()
         clauses.append(part[start:])
