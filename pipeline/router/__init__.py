@@ -155,7 +155,7 @@ class Router:
         """Generic parameters, with the capability's own parser (when registered) merged over them."""
         params = extract_generic_params(text, intent_name)
         if self.registry is None:
-            return params
+            return _clean_target(params, text, intent_name)
         try:
             parse = self.registry.get(intent_name).parse_params
         except ValueError:
