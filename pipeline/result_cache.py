@@ -34,6 +34,7 @@ from models.contracts import Action, CapabilityRequest, CapabilityResult
 log = logging.getLogger(__name__)
 
 KEY_FORMAT = 1
+BACKEND_MEMO_S = 1.0
 STOCHASTIC = {"image_generation"}  # a run is only repeatable with the seed the user fixed
 _REGENERATE = re.compile(r"\b(?:regenerat\w*|re-?roll\w*|re-?do|retry|again|another|variations?|variants?|"
                          r"different (?:one|version|seed))\b", re.I)
@@ -59,6 +60,7 @@ class ResultCache:
         self.settings = settings
         self.enabled = enabled and store is not None
         self._settings_digest: str | None = None
+        self._backends: dict[str, tuple[float, object]] = {}
 
     # ---- the run -----------------------------------------------------------------------------------------
     def run(self, executor, request: CapabilityRequest, owner: str) -> CapabilityResult:
@@ -164,12 +166,19 @@ class ResultCache:
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _backend(self, capability: str, executor):
-        """The backend the executor would run (an executor may say so itself), else the registry's first ready."""
+        """The backend the executor would run (an executor may say so itself), else the registry's first ready.
+        The registry's answer is reused for a second: its status checks cost more than the whole lookup."""
         chooser = getattr(executor, "backend_for", None)
+        now = time.monotonic()
+        remembered = self._backends.get(capability)
+        if chooser is None and remembered is not None and now - remembered[0] < BACKEND_MEMO_S:
+            return remembered[1]
         try:
-            return chooser(capability) if chooser is not None else self.registry.ready_backend(capability)
+            backend = chooser(capability) if chooser is not None else self.registry.ready_backend(capability)
         except Exception:  # noqa: BLE001 - no ready backend: the run itself will say why
             return None
+        self._backends[capability] = (now, backend)
+        return backend
 
     def _storable(self, request: CapabilityRequest, result: CapabilityResult) -> bool:
         if result.type != "image" or not result.images:
