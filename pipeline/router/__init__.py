@@ -27,6 +27,7 @@ from core.vocabulary import INTENTS
 from pipeline.classify import ClassifyContext, Intent, KeywordClassifier
 from pipeline.params import extract_params as extract_generic_params
 from pipeline.router import rules
+from pipeline.router.gloss import gloss
 from pipeline.wordlists import normalise
 from pipeline.router.embedding import SentenceEncoder
 from pipeline.router.model import EXAMPLES_PATH, IntentModel, ModelConfig, load_examples, with_context_variants
@@ -152,7 +153,11 @@ class Router:
         return self._languages.detect(text)
 
     def extract_params(self, text: str, intent_name: str) -> dict:
-        """Generic parameters, with the capability's own parser (when registered) merged over them."""
+        """Generic parameters, with the capability's own parser (when registered) merged over them. A message in
+        another language is read followed by the English gloss of its parameter words (`gloss.py`)."""
+        if self.language(text) != "en":
+            glossed = gloss(text)
+            text = f"{text} ({glossed})" if glossed else text
         params = extract_generic_params(text, intent_name)
         if self.registry is None:
             return _clean_target(params, text, intent_name)
