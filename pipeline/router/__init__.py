@@ -148,7 +148,7 @@ class Router:
                     try:
                         self._languages = MultilingualModel.language_identifier()
                     except ImportError as exc:
-                        self._multilingual_problem = f"language identification needs scikit-learn ({exc})"
+                        self._multilingual_problem = f"language identification is unavailable ({exc})"
                         return "en"
         return self._languages.detect(text)
 

@@ -1,10 +1,10 @@
 """The router for messages not written in English: es, fr, de, pt, it, ja, zh — fully local.
 
-Two parts, trained together on first use and cached on disk beside the English model (content-keyed):
+Two parts:
 - a language identifier: multinomial naive Bayes over character 1–4-grams of the project's English phrases and
-  its own phrases in the seven languages (`training/multilingual_examples.jsonl`). English keeps the English
-  router unchanged; only a message the identifier gives to another language comes here.
-- an intent model: the same logistic regression as the English one (`model.IntentModel`: words of any script,
+  its own phrases in the seven languages (`training/multilingual_examples.jsonl`), fitted on first use. English
+  keeps the English router unchanged; only a message the identifier gives to another language comes here.
+- an intent model, trained on first use and cached on disk beside the English model (content-keyed): the same logistic regression as the English one (`model.IntentModel`: words of any script,
   characters, cues, context), over a multilingual sentence embedding, trained on the English phrases and the
   multilingual ones. The embedding maps a request and its translation close together, so what the English
   phrases teach carries over to phrasings the multilingual file never saw.
@@ -95,44 +95,61 @@ def make_encoder(setting: str, cache_dir: Path | None, allow_downloads: bool = F
 
 
 class LanguageIdentifier:
-    """English or another language, by naive Bayes over character n-grams (fitted in a few hundred ms)."""
+    """English or another language, by multinomial naive Bayes over character 1–4-grams of each word (padded with
+    spaces, as scikit-learn's `char_wb`). Plain Python and numpy: fitted in well under a second on first use, and
+    a message the exact rules settle still imports no scikit-learn."""
+
+    alpha = 0.1  # additive smoothing
 
     def __init__(self):
-        self._vectoriser = self._model = self._analyse = None
         self.classes: list[str] = []
+        self._log_prior = None
+        self._index: dict[str, int] = {}  # n-gram → row of _log_prob (unseen n-grams are skipped)
+        self._log_prob = None  # log P(n-gram | language): one row per n-gram, one column per language
 
     def fit(self, english: list[str], others: list[tuple[str, str]]) -> "LanguageIdentifier":
-        from sklearn.feature_extraction.text import CountVectorizer
-        from sklearn.naive_bayes import MultinomialNB
-
         texts = list(english) + [t for t, _ in others]
         labels = ["en"] * len(english) + [lang for _, lang in others]
+        self.classes = sorted(set(labels))
+        index = {lang: i for i, lang in enumerate(self.classes)}
         # Each language weighs as much as English in total, so English is not favoured by its larger share.
-        counts = {lang: labels.count(lang) for lang in set(labels)}
-        weights = np.array([1.0 if lang == "en" else len(english) / counts[lang] for lang in labels])
-        self._vectoriser = CountVectorizer(analyzer="char_wb", ngram_range=(1, 4), lowercase=True)
-        self._model = MultinomialNB(alpha=0.1).fit(self._vectoriser.fit_transform(texts), labels,
-                                                  sample_weight=weights)
-        self.classes = [str(c) for c in self._model.classes_]
+        counts = {lang: labels.count(lang) for lang in self.classes}
+        weight = {lang: 1.0 if lang == "en" else len(english) / counts[lang] for lang in self.classes}
+        grams: dict[str, np.ndarray] = {}
+        for text, lang in zip(texts, labels):
+            for gram in char_ngrams(text):
+                row = grams.get(gram)
+                if row is None:
+                    row = grams[gram] = np.zeros(len(self.classes))
+                row[index[lang]] += weight[lang]
+        table = np.array(list(grams.values())) + self.alpha
+        totals = table.sum(axis=0)
+        self._log_prob = np.log(table) - np.log(totals)
+        self._index = {gram: row for row, gram in enumerate(grams)}
+        prior = np.array([counts[lang] * weight[lang] for lang in self.classes])
+        self._log_prior = np.log(prior / prior.sum())
         return self
 
     def detect(self, text: str) -> str:
-        """The most likely language; the same answer as the fitted model's `predict`, without building a
-        sparse matrix (~50 µs instead of ~1 ms)."""
+        """The most likely language ("en" for an empty message)."""
         if not (text or "").strip():
             return "en"
-        if self._analyse is None:
-            self._analyse = self._vectoriser.build_analyzer()
-        vocabulary = self._vectoriser.vocabulary_
-        scores = self._model.class_log_prior_.copy()
-        for gram in self._analyse(text):
-            index = vocabulary.get(gram)
-            if index is not None:
-                scores += self._model.feature_log_prob_[:, index]
+        index = self._index
+        rows = [index[gram] for gram in char_ngrams(text) if gram in index]
+        scores = self._log_prior + self._log_prob[rows].sum(axis=0)
         return self.classes[int(np.argmax(scores))]
 
-    def __getstate__(self):
-        return {**self.__dict__, "_analyse": None}
+
+def char_ngrams(text: str, low: int = 1, high: int = 4) -> list[str]:
+    """Character n-grams inside each space-padded word: "ab" → ' ', 'a', 'b', ' a', 'ab', 'b ', ' ab', …"""
+    out = []
+    for word in (text or "").lower().split():
+        padded = f" {word} "
+        for n in range(low, high + 1):
+            if n > len(padded):
+                break
+            out.extend(padded[i:i + n] for i in range(len(padded) - n + 1))
+    return out
 
 
 class MultilingualModel:
