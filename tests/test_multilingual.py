@@ -127,3 +127,31 @@ def test_routing_a_foreign_message_imports_no_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-4:] == ["image_generation", "multilingual:es", "False", "False"], out.stdout
+
+
+def test_a_hub_model_is_fetched_on_first_use_only_when_downloads_are_allowed(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from pipeline.router.embedding import SentenceEncoder
+    from pipeline.router.multilingual import UseEncoder, make_encoder
+
+    calls = []
+
+    def fake_snapshot_download(repo_id, local_files_only=False, **kwargs):
+        calls.append((repo_id, local_files_only))
+        if local_files_only:
+            raise FileNotFoundError("not in the cache")
+        folder = tmp_path / repo_id.replace("/", "--")
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    hub_id = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
+    offline = make_encoder(hub_id, tmp_path, allow_downloads=False)
+    assert isinstance(offline, SentenceEncoder) and not offline.available()
+    assert offline.resolve(download=True)[0] is None and all(local for _, local in calls)
+    online = make_encoder(hub_id, tmp_path, allow_downloads=True)
+    assert online.available()  # not here yet, but load() may fetch it
+    folder, _ = online.resolve(download=True)
+    assert folder == str(tmp_path / hub_id.replace("/", "--")) and calls[-1] == (hub_id, False)
+    assert isinstance(make_encoder("", tmp_path), UseEncoder)

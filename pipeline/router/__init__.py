@@ -1,4 +1,4 @@
-"""Understanding a message: intent + parameters (the pipeline's classify step).
+"""Understanding a message: intent + parameters (the pipeline's classify step), and plans of several steps.
 
 `Router.route(text, context, forced_intent=None) -> Intent` decides what the user wants in three tiers:
 exact rules (`rules.py`, microseconds, no model), else a logistic regression over words, cues, the chat
@@ -10,6 +10,11 @@ I meant" chip) skips classification. `Intent.params` holds the generic parameter
 the capability's own `parse_params` merged over them. The model trains on first use or in `warm()`, once,
 behind a lock, and is cached on disk (`router_cache_dir`, content-keyed). A message never imports
 diffusers; one decided by a rule imports no model library at all.
+
+`Router.plan(text, context)` splits a compound request into ordered steps, each routed as above (`plan.py`).
+A message in Spanish, French, German, Portuguese, Italian, Japanese or Chinese (a character n-gram language
+identifier decides) goes to the multilingual model instead of the English one (`multilingual.py`), and its
+parameter words are read through an English gloss (`gloss.py`).
 """
 
 from __future__ import annotations
@@ -93,6 +98,11 @@ class Router:
             "train_seconds": round(self.train_seconds, 2) if self.train_seconds else None,
             "examples_file": str(EXAMPLES_PATH),
             "min_confidence": self.min_confidence,
+            "languages": ["en", "es", "fr", "de", "pt", "it", "ja", "zh"] if self.backend != "keywords" else ["en"],
+            "multilingual_model": self.multilingual_encoder.model_id if self.backend == "auto" else None,
+            "multilingual_status": "ready" if self.multilingual_encoder.available() else "missing",
+            "multilingual_reason": self.multilingual_encoder.resolve()[1],
+            "multilingual_problem": self._multilingual_problem,
         }
 
     # ---- the classify step -------------------------------------------------------------------------------

