@@ -153,8 +153,18 @@ def split_clauses(text: str) -> list[str]:
     return clauses
 
 
+# "after you draw a fox, upscale it": the opening clause runs first, the comma is a strong connector.
+_AFTER_YOU = re.compile(r"^(?:after|once|when)\s+(?:you(?:'ve| have| are done| finish)?\s+|you'?re done\s+|"
+                        r"u\s+)?(?:(?:with\s+)?(?:generating|drawing|making|creating))?(?P<first>[^,;]+?),\s*(?P<then>.+)$",
+                        re.I)
+
+
 def _split(text: str) -> list[str]:
-    hidden, table = _protect(" ".join((text or "").split()))
+    text = " ".join((text or "").split())
+    opening = _AFTER_YOU.match(text)
+    if opening and _COMMAND_START.search(opening.group("then")):
+        return _split(opening.group("first")) + _split(opening.group("then"))
+    hidden, table = _protect(text)
     strong = [p for p in (s.strip(" ,.") for s in _STRONG.split(hidden)) if p]
     clauses: list[str] = []
     for part in strong or [hidden.strip()]:
