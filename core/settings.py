@@ -30,6 +30,8 @@ class Settings:
     owner_secret: str = _setting("", "Private secret from which owner ids, export file names and the browser-state key are derived (one-way; none of them reveals it). Empty = a random one generated on first start and kept in <data dir>/owner_secret (and in the backup). On a Space set it as a Secret, never a Variable.")
     queue_max_size: int = _setting(64, "Most requests waiting in the queue; more get 'queue is full'.")
     concurrency_limit: int = _setting(1, "Model runs at the same time (one GPU: 1); text replies and model-free edits never wait for one.")
+    model_queue_max: int = _setting(8, "Model runs that may wait for a model slot at once; more are answered 'busy, try again' at once, so waiting model runs never take all of GATEWAY_REQUEST_CONCURRENCY and cheap replies keep flowing (keep it below that).")
+    model_nice: int = _setting(10, "How much lower (Linux nice, 0-19) the CPU priority of model runs is than request handling, so text replies and Pillow edits get the cores first during a long model run on a CPU; 0 = same priority.")
     request_concurrency: int = _setting(16, "Chat requests the web server handles at the same time (those that need a model then wait their turn, in order, for one of the GATEWAY_CONCURRENCY_LIMIT model slots).")
     max_upload_bytes: int = _setting(25 * 1024 * 1024, "Largest accepted upload, in bytes.")
     max_image_pixels: int = _setting(40_000_000, "Largest accepted input image, in pixels (width x height); bigger files are refused as decompression bombs.")
