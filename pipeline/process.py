@@ -25,10 +25,13 @@ from core.vocabulary import HUMAN_NAMES
 from models.contracts import CapabilityRequest, CapabilityResult, InputImage
 from pipeline import schema
 from pipeline.classify import ClassifyContext, Intent
+from pipeline.plans import PlanJob, plan_for, run_plan
 from pipeline.recovery import retry_action
 from pipeline.references import resolve_inputs
+from pipeline.result_cache import ResultCache
 from pipeline.response import CLARIFICATION, ERROR, Response, ResponseImage
 from pipeline.store import NewImage
+from pipeline.targets import resolve_pronoun_targets
 from pipeline.suggest import follow_ups, routing_actions
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,7 @@ class Pipeline:
         self.router = router
         self.refiner = refiner
         self.executor = executor or LocalExecutor(registry, model_slots=settings.concurrency_limit)
+        self.results = ResultCache(store, registry, settings)
 
     # ---- entry point -----------------------------------------------------------------------------------
     def process_message(self, message: str, session_id: str | None, images=(), context: dict | None = None) -> Response:
@@ -155,7 +159,9 @@ class Pipeline:
         t = time.perf_counter()
         classify_context = ClassifyContext(n_images=len(attachments), has_latest_image=latest is not None,
                                            has_mask=mask is not None)
-        intent = self.router.route(text, classify_context, forced_intent=context.get("force_intent"))
+        plan = plan_for(self.router, text, classify_context, forced_intent=context.get("force_intent"))
+        notes = notes + resolve_pronoun_targets(plan, self.store, session.id, owner, mask is not None)
+        intent = plan.steps[0].intent
         intent.params.update(context.get("params") or {})
         timings["classify_ms"] = _ms(t)
         if context.get("correction_of"):
@@ -165,6 +171,9 @@ class Pipeline:
         base_meta = {"intent": intent.name, "confidence": round(intent.confidence, 3),
                      "candidates": [[n, round(p, 3)] for n, p in intent.candidates[:3]],
                      "router": intent.source, "notes": list(notes), "user_message_id": user_row.id}
+        if plan.compound:
+            return run_plan(self, plan, PlanJob(text, session.id, owner, attachments, latest, mask, context,
+                                                _public_context(context), base_meta, timings, started, attachment_ids))
         if intent.ambiguous and not context.get("force_intent"):
             return self._clarify(session.id, owner, text, intent, attachment_ids, base_meta, timings, started)
 
@@ -183,7 +192,7 @@ class Pipeline:
                 progress=context.get("progress"), cancel_event=context.get("cancel_event"),
                 credentials={k: context[k] for k in CREDENTIAL_KEYS if context.get(k)})
             t = time.perf_counter()
-            result = self.executor.run(request)
+            result = self.results.run(self.executor, request, owner)
             timings["route_ms"] = _ms(t)
         except ConsentRequired as exc:
             return self._ask_consent(session.id, owner, text, intent, exc, attachment_ids, base_meta, timings, started)
@@ -192,7 +201,10 @@ class Pipeline:
                                      extra_actions=routing_actions(intent, text, attachment_ids, user_row.id))
         if result.session_updates:
             self.store.update_session(session.id, owner, metadata_updates=result.session_updates)
-        return self._format(session.id, owner, text, intent, refinement, result, attachment_ids, base_meta, timings, started)
+        response = self._format(session.id, owner, text, intent, refinement, result, attachment_ids, base_meta, timings,
+                                started)
+        self.results.remember(result, response, owner)
+        return response
 
     def _load_stored(self, row) -> InputImage:
         img = load_image(row.path, max_bytes=2**40, max_pixels=self.settings.max_output_pixels)
@@ -221,29 +233,32 @@ class Pipeline:
             new_images.append(self._new_image(out.image, recipe, out.parent_ids, out.png_text))
         meta.update({"capability": intent.name, "backend": result.backend, "model_id": result.model_id,
                      **{k: v for k, v in result.metadata.items() if _jsonable(v)}})
-        message = result.message or ("Done." if result.images else "")
+        linked = list(getattr(result, "cached_image_ids", []) or [])  # a result-cache hit: stored images, no run
+        message = result.message or ("Done." if result.images or linked else "")
         if meta["notes"]:
             notes = "; ".join(note.rstrip(" .") for note in meta["notes"])
             message = (message + "\n\n" if message else "") + "Note: " + notes + "."
         available = self.registry.available_names()
         actions = [a.to_dict() for a in result.actions]
         actions += routing_actions(intent, text, attachment_ids, meta["user_message_id"])
-        generic = follow_ups(intent.name, available, bool(new_images)) if result.type != CLARIFICATION else []
+        generic = follow_ups(intent.name, available, bool(new_images or linked)) if result.type != CLARIFICATION else []
         suggestions = list(dict.fromkeys(result.suggestions + generic))[:4]
         response = Response(session_id=session_id, message_id=None, type=result.type, message=message,
                             prompt=refinement.prompt or None, negative_prompt=refinement.negative or None,
                             metadata=meta, actions=actions, suggestions=suggestions)
         timings["format_ms"] = _ms(t)
-        return self._store_reply(session_id, owner, response, {}, timings, started, new_images=new_images)
+        return self._store_reply(session_id, owner, response, {}, timings, started, new_images=new_images,
+                                 image_ids=linked)
 
     def _store_reply(self, session_id, owner, response: Response, meta, timings, started, new_images=(),
-                     extra_actions=()) -> Response:
+                     extra_actions=(), image_ids=()) -> Response:
         response.metadata = {**meta, **response.metadata}
         response.actions = list(response.actions) + list(extra_actions)
         t = time.perf_counter()
         response.metadata["timings_ms"] = dict(timings)
         row = self.store.add_message(session_id, owner, "assistant", response.message,
-                                     metadata=response.metadata_for_store(), new_images=list(new_images))
+                                     metadata=response.metadata_for_store(), new_images=list(new_images),
+                                     image_ids=list(image_ids))
         response.message_id = row.id
         response.images = [ResponseImage(id=img.id, path=str(img.path), width=img.width, height=img.height,
                                          mime=img.mime) for img in row.images]

@@ -88,8 +88,10 @@ def test_transport_inlines_small_payloads_and_spools_big_ones():
 
 def test_the_seed_is_fixed_in_the_front_unless_the_run_reuses_one(settings):
     generation = build_registry(settings, ModelCache(2**30)).get("image_generation")
-    request = resolve_seed(CapabilityRequest("image_generation", "a fox", params={}), generation)
+    original = CapabilityRequest("image_generation", "a fox", params={}, cancel_event=threading.Event())
+    request = resolve_seed(original, generation)
     assert isinstance(request.params["seed"], int) and 0 <= request.params["seed"] < 2**32
+    assert original.params == {} and request.cancel_event is original.cancel_event  # a copy carries the seed
     kept = resolve_seed(CapabilityRequest("image_generation", "a fox, seed 3", params={"seed": 3}), generation)
     assert kept.params["seed"] == 3
     exact = resolve_seed(CapabilityRequest("image_generation", "regenerate exactly", params={}), generation)

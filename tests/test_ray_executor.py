@@ -82,8 +82,10 @@ def test_done_when_rotate_and_seeded_generation_give_the_same_pixels_as_local(fr
 def test_unseeded_generation_gets_its_seed_in_the_front(ray_executor):
     request = CapabilityRequest("image_generation", "a red fox, 64x64, 2 steps", params={"width": 64, "height": 64,
                                                                                      "steps": 2}, prompt="a red fox")
-    result = ray_executor.run(request)
-    assert request.params["seed"] == result.metadata["seed"] == result.images[0].recipe["seed"]
+    first, second = ray_executor.run(request), ray_executor.run(request)
+    assert "seed" not in request.params  # the caller's request is untouched: the user chose no seed
+    assert isinstance(first.metadata["seed"], int) and first.metadata["seed"] == first.images[0].recipe["seed"]
+    assert first.metadata["seed"] != second.metadata["seed"]  # a new one for each run
 
 
 def test_progress_streams_and_model_aware_routing_keeps_one_replica(ray_executor):

@@ -39,7 +39,7 @@ class LocalExecutor(Executor):
         self.workers = ModelWorkers(self.slots.slots, model_nice) if model_nice > 0 else None
 
     def run(self, request: CapabilityRequest) -> CapabilityResult:
-        resolve_seed(request, self.registry.get(request.capability))
+        request = resolve_seed(request, self.registry.get(request.capability))
         backend = self.registry.ready_backend(request.capability)
         if backend.uses_model:
             with self.slots.acquire(request):

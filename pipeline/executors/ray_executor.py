@@ -123,7 +123,7 @@ class RayExecutor(Executor):
     # ---- a run ---------------------------------------------------------------------------------------------
     def run(self, request: CapabilityRequest) -> CapabilityResult:
         capability = self.registry.get(request.capability)
-        resolve_seed(request, capability)
+        request = resolve_seed(request, capability)
         pool = MODELS if any(b.uses_model for b in capability.backends) else LIGHT
         key = self._model_key(capability.name) if pool == MODELS else ""
         header, blobs = encode_request(request, credentials=("hf_token",))

@@ -113,7 +113,7 @@ class RemoteExecutor(Executor):
 
     # ---- a run --------------------------------------------------------------------------------------------------
     def run(self, request: CapabilityRequest) -> CapabilityResult:
-        resolve_seed(request, self.registry.get(request.capability))
+        request = resolve_seed(request, self.registry.get(request.capability))
         run_id = uuid.uuid4().hex
         header, blobs = encode_request(request, run_id=run_id, credentials=("hf_token",))
         tried, busy = [], None
