@@ -161,9 +161,10 @@ def test_stopping_the_worker_falls_back_to_local_within_seconds(tmp_path_factory
         assert send(pipeline, "rotate it 90 degrees", [photo()]).metadata["executor"].startswith("remote:")
         server.stop()
         started = time.monotonic()
-        reply = send(pipeline, "rotate it 90 degrees", [photo()])
+        reply = send(pipeline, "rotate it 180 degrees", [photo()])  # another request: not a result-cache hit
         assert time.monotonic() - started < 5
-        assert reply.type == "image" and reply.metadata["executor"] == "local"
+        assert reply.type == "image" and reply.metadata["executor"] == "local", reply.metadata
+        assert reply.metadata["cache_hit"] is False
         assert "no remote worker answered" in reply.metadata["executor_fallback"]
 
         started = time.monotonic()
