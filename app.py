@@ -43,6 +43,9 @@ def launch(settings: Settings, **kwargs):
     demo, handlers = build_app(settings)
     # Load the router's text model while the server starts, so the first message does not wait for it.
     threading.Thread(target=handlers.router.warm, name="router-warm", daemon=True).start()
+    # Load and exercise the embedded backends too, so the first request of each capability is not the slow one.
+    from models.warmup import start_background_warmup
+    start_background_warmup(handlers.registry)
     auth = [tuple(pair.split(":", 1)) for pair in settings.auth.split(",") if ":" in pair] or None
     return demo.launch(server_name=settings.host, server_port=settings.port, auth=auth,
                        max_file_size=settings.max_upload_bytes, footer_links=["api"],
