@@ -3,7 +3,7 @@
 Speed: each backend at 512² and 1024² (astronaut, resized) through the gateway (`Registry.run`: parameters,
 segmentation, halo-free edge colours, composition) next to the raw library call on the same input in the
 same run — `rembg.remove(image, session=<the same session>)` for rembg, and dlib's face detector plus
-`cv2.grabCut` with the same seeds at the same 320 px working size for the embedded backend (what the
+`cv2.grabCut` with the same seeds at the same working size for the embedded backend (what the
 gateway adds on top: the guided-filter soft edge, halo-free edge colours and composition). Every measurement runs in its own
 child process so its peak RSS is its own; times are the median of 3 runs after one warm-up, wall clock and
 (in brackets) the process's CPU time, which stays meaningful when other work shares the machine. rembg uses the
