@@ -34,7 +34,7 @@ def request_for(name: str):
     if name == "object_removal":
         image = photo("coffee", 512)
         painted = np.zeros((image.height, image.width), np.uint8)
-        painted[60:300, 120:400] = 255  # roughly the cup
+        painted[250:330, 330:410] = 255  # the spoon's bowl
         return CapabilityRequest(name, "erase what I painted", images=[InputImage(image)],
                                  mask=Image.fromarray(painted, "L"))
     if name == "style_transfer":
@@ -50,6 +50,7 @@ def request_for(name: str):
 
 
 def child(name: str, warm: bool) -> dict:
+    request_for(name)  # photo decoding and its imports happen before the clock starts
     started = time.perf_counter()
     from core.settings import Settings
     from models.cache import ModelCache
@@ -68,8 +69,9 @@ def child(name: str, warm: bool) -> dict:
     backend = registry.ready_backend(name)
     times = []
     for _ in range(4):
+        request = request_for(name)  # decoding the photo is not the capability's time
         began = time.perf_counter()
-        result = registry.run(request_for(name), backend=backend)
+        result = registry.run(request, backend=backend)
         times.append(time.perf_counter() - began)
     return {"backend": backend.name, "model": result.model_id, "build": build_seconds, "warmup": warm_seconds,
             "first": times[0], "warm": statistics.median(times[1:])}
