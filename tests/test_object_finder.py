@@ -80,3 +80,7 @@ def test_nothing_plausible_opens_the_brush(registry):
     result = _erase(registry, flat, "erase the car")
     assert result.type == "clarification" and result.metadata["open_brush"] is True
     assert result.metadata["reason"] == "target_not_found" and "car" in result.message
+    # In a portrait the main object is the person: "the flag" must not erase her, the brush opens instead.
+    portrait = Image.open(EXAMPLES / "astronaut.jpg").convert("RGB")
+    flag = _erase(registry, portrait, "erase the flag on the left")
+    assert flag.type == "clarification" and flag.metadata["open_brush"] is True and not flag.images

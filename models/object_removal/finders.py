@@ -5,8 +5,9 @@ CLIPSeg (grounding.py) reads any phrase but needs ~600 MB of weights from the Hu
 ships in installed wheels: dlib's HOG face detector (OpenCV's Haar cascade without dlib) for people, OpenCV's
 frontal cat-face cascade for cats, and the embedded background remover's GrabCut segmentation to turn a seed
 into the object's pixels. A thing it has no detector for ("the cup", "the car") is taken to be the main
-object of the photo — the largest region GrabCut separates from the frame — and the reply says so, so the
-user can paint instead with one click when that guess is wrong. No PyPI package installable next to this
+object of the photo — the largest region GrabCut separates from the frame — unless the photo shows people
+(then its main object is a person, and the user named something else: the brush opens); the reply says
+how it chose, so the user can paint instead with one click when that guess is wrong. No PyPI package installable next to this
 project ships COCO-class detector weights (see README "Embedded models"), hence the main-object rule.
 """
 
@@ -46,19 +47,27 @@ class OfflineFinder:
 
         return importlib.util.find_spec("cv2") is not None
 
+    def describe(self) -> dict:
+        return {"name": "embedded-finder", "status": "ready" if self.available() else "missing",
+                "licence": "no weights: dlib HOG (Boost 1.0), OpenCV cat-face cascade (BSD), GrabCut (Apache-2.0)",
+                "description": "without CLIPSeg: finds people by their faces, cats by theirs, and otherwise the "
+                               "photo's main object"}
+
     def find(self, image, target: str, position: str | None) -> Found | None:
         """The named object's pixels in a PIL image, or None when nothing plausible is there."""
         from models.background_removal import classical
 
         rgb = np.asarray(image.convert("RGB"))
         words = set(re.findall(r"[a-z]+", target.lower()))
+        faces, _detector = classical.detect_faces(rgb)
         if words & PERSON_WORDS:
-            faces, _detector = classical.detect_faces(rgb)
             return self._people(rgb, faces, position) if faces else None
         if words & CAT_WORDS:
             boxes = cat_faces(rgb)
             if boxes:
                 return self._people(rgb, boxes, position, kind="cat")
+        if faces:  # a photo of people: its main object is a person, and the user named something else
+            return None
         return self._main_object(rgb, position)
 
     # ---- the three finders -------------------------------------------------------------------------------

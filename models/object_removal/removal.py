@@ -43,6 +43,8 @@ class InpaintBackend(Backend):
         info = super().describe()
         if self.grounder is not None:
             info["mask_from_text"] = self.grounder.describe()
+        if self.finder is not None:
+            info["mask_from_text_offline"] = self.finder.describe()
         return info
 
     def download(self) -> str:
