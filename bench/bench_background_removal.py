@@ -136,7 +136,8 @@ def raw_call(backend, device: str, image, *, with_edge_colours: bool):
         small, work = classical._work_image(rgb)
         labels = classical.person_labels(small.shape[:2], [tuple(v * work for v in f) for f in faces])
         bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
-        cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), labels, None, bgd, fgd, 5, cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), labels, None, bgd, fgd, classical.ITERATIONS,
+                    cv2.GC_INIT_WITH_MASK)
         alpha = cv2.resize(np.isin(labels, (1, 3)).astype(np.float32), image.size, interpolation=cv2.INTER_LINEAR)
         if with_edge_colours:
             edge_colours(alpha)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 WORK_SIDE = 256  # GrabCut's working resolution (long side): 320 px / 5 iterations cost 3x for +0.01 IoU
+ITERATIONS = 3
 DETECT_SIDE = 640  # face detection resolution: dlib's HOG finds faces from ~80 px, i.e. 1/8 of this
 FRAME_MARGIN = 0.04  # the object path assumes the subject stays this far inside the frame
 
@@ -149,7 +150,7 @@ def _work_image(rgb):
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
 
 
-def _grabcut(small_rgb, labels, iterations: int = 3):
+def _grabcut(small_rgb, labels, iterations: int = ITERATIONS):
     import cv2
     import numpy as np
 
