@@ -64,6 +64,11 @@ class ModelLoadError(GatewayError):
     http_status = 503
 
 
+class DownloadFailed(ModelLoadError):
+    """Fetching weights from the Hub failed (network, disk space); nothing half-downloaded is ever used."""
+    code = "download_failed"
+
+
 class OutOfMemory(GatewayError):
     """Out of (GPU) memory even after evicting cached models and retrying once."""
     code = "out_of_memory"

@@ -130,6 +130,11 @@ class Backend:
     def run(self, handle: Any, request: CapabilityRequest) -> CapabilityResult:
         raise NotImplementedError
 
+    def weight_files(self, device: str) -> list:
+        """The Hub files (`models.hub.HubFiles`) this backend needs on `device`, known without asking the Hub:
+        what the README's `preload_from_hub` lists and what a first-use download fetches. [] = none/unknown."""
+        return []
+
     def download(self) -> str:
         """Fetch this backend's weights into the local cache (used by `python -m models.download`).
 

@@ -69,12 +69,14 @@ def build_router():
     """The Router as the app builds it: settings from the environment, the registry with every capability."""
     from core.settings import Settings
     from models.cache import ModelCache
+    from models.devices import cache_budget_bytes, resolve_device
     from models.registry import build_registry
     from pipeline.router import Router
 
     settings = Settings.from_env()
     try:
-        registry = build_registry(settings, ModelCache(int(settings.cache_budget_gb * 2**30)))
+        budget = lambda: cache_budget_bytes(settings.cache_budget_gb, resolve_device(settings.device))  # noqa: E731
+        registry = build_registry(settings, ModelCache(budget))
     except (ImportError, ValueError) as exc:  # a capability package not there yet: generic parameters only
         print(f"note: capability registry unavailable ({exc}); using the generic parameter parser only",
               file=sys.stderr)

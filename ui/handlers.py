@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 
 from core.errors import GatewayError, NotFound
-from pipeline.identity import new_browser_token, owner_from_token, owner_from_user
+from pipeline.identity import export_key, new_browser_token, owner_from_token, owner_from_user
 from ui.render import parse_chip, render_history, render_response, user_message
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class Handlers:
         self.registry = registry
         self.router = router
         self._export_dir = Path(tempfile.gettempdir()) / "gateway-export"
+        self._export_key = export_key(settings.owner_secret)  # derived: the secret itself never names a file
 
     # ---- identity ------------------------------------------------------------------------------------
     def browser_owner(self, state: dict | None, request=None) -> tuple[str, dict]:
@@ -57,7 +58,7 @@ class Handlers:
         its name; the content hash is the public image id, so the name is what keeps another owner who learns
         an id from guessing the URL."""
         path = Path(path)
-        name = hmac.new(self.settings.owner_secret.encode(), f"{owner}:{path.name}".encode(), hashlib.sha256).hexdigest()[:40]
+        name = hmac.new(self._export_key.encode(), f"{owner}:{path.name}".encode(), hashlib.sha256).hexdigest()[:40]
         target = self._export_dir / f"{name}{path.suffix}"
         if not target.exists():
             self._export_dir.mkdir(parents=True, exist_ok=True)
@@ -202,10 +203,13 @@ class Handlers:
         return self.exportable(row.path, owner_id)
 
     def api_capabilities(self):
-        listing = self.registry.describe()
+        from models import runtime
+
+        out = {"capabilities": self.registry.describe()}
         if self.router is not None and hasattr(self.router, "describe"):
-            return {"capabilities": listing, "router": self.router.describe()}
-        return {"capabilities": listing}
+            out["router"] = self.router.describe()
+        out["runtime"] = runtime.block(self.settings, self.registry)  # the start-up block: device, weights…
+        return out
 
 
 def _api_error(exc: GatewayError) -> dict:

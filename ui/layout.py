@@ -16,6 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from pipeline.identity import browser_state_key
 from ui.handlers import Handlers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +33,9 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
     limit = settings.request_concurrency  # model runs are gated inside the executor, not here
     # Gradio keeps a copy of every file it served; drop copies older than a day (the store keeps the originals).
     with gr.Blocks(title="AI image gateway", delete_cache=(3600, 86400)) as demo:
-        state = gr.BrowserState({"token": "", "session_id": ""}, storage_key="gateway", secret=settings.owner_secret)
+        # Gradio sends BrowserState's key to every page: a one-way derived key, never the owner secret.
+        state = gr.BrowserState({"token": "", "session_id": ""}, storage_key="gateway",
+                                secret=browser_state_key(settings.owner_secret))
         with gr.Sidebar(label="Sessions", open=True):
             new_btn = gr.Button("New chat", elem_id="new-chat", variant="primary")
             sessions = gr.Radio(label="Your sessions", choices=[], elem_id="sessions", interactive=True)
@@ -194,4 +197,10 @@ def _capabilities_markdown(listing: dict) -> str:
     router = listing.get("router")
     if router:
         lines.append(f"\nRouter: {router}")
+    runtime = listing.get("runtime")
+    if runtime:
+        lines.append(f"\nRuntime: {runtime['platform']}, device {runtime['device']} ({runtime['dtype'] or '?'}), "
+                     f"ONNX {', '.join(runtime['onnx_providers'] or []) or '?'}, downloads "
+                     f"{'on' if runtime['downloads']['allowed'] else 'off'}")
+        lines += [f"\n**Warning:** {w}" for w in runtime["warnings"]]
     return "\n".join(lines)

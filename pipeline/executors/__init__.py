@@ -49,4 +49,10 @@ class LocalExecutor(Executor):
 
 
 def build_executor(settings, registry) -> Executor:
+    from core.platform import on_zerogpu
+
+    if on_zerogpu():  # GPU work must run inside spaces.GPU functions there (pipeline/executors/zerogpu.py)
+        from pipeline.executors.zerogpu import ZeroGpuExecutor
+
+        return ZeroGpuExecutor(registry, model_slots=settings.concurrency_limit)
     return LocalExecutor(registry, model_slots=settings.concurrency_limit)
