@@ -11,9 +11,12 @@ gigabytes), as the design asks. Failures are logged and ignored: a warm-up never
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+
+from models.contracts import READY
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +30,18 @@ WARM_REQUESTS = {
 }
 
 
-def warm_embedded(registry, *, capabilities=None) -> dict[str, float]:
-    """Load and exercise each capability's embedded backend; returns seconds spent per capability."""
-    from core.errors import GatewayError
-
+def warm_embedded(registry, *, capabilities=None, stop: threading.Event | None = None) -> dict[str, float]:
+    """Load and exercise each capability's embedded backend; returns seconds spent per capability. `stop`
+    ends it between two capabilities."""
     spent = {}
     for name in capabilities or registry.names():
+        if stop is not None and stop.is_set():
+            break
         started = time.perf_counter()
-        try:
-            backend = registry.ready_backend(name)
-        except GatewayError:
-            continue
-        if not backend.embedded or not getattr(backend, "uses_model", True):
+        # The first backend ready now, downloads aside: whether the Hub is reachable is decided at start-up
+        # in parallel, and a backend that downloads on first use cannot be warmed anyway.
+        backend = next((b for b in registry.get(name).backends if b.status().state == READY), None)
+        if backend is None or not backend.embedded or not getattr(backend, "uses_model", True):
             continue
         try:
             registry.cache.run(backend.cache_key(), lambda: backend.load(registry.device), lambda handle: None,
@@ -53,9 +56,20 @@ def warm_embedded(registry, *, capabilities=None) -> dict[str, float]:
 
 
 def start_background_warmup(registry) -> threading.Thread:
-    """`warm_embedded` in a daemon thread (the page is served meanwhile); returns the started thread."""
-    thread = threading.Thread(target=warm_embedded, args=(registry,), name="embedded-warm", daemon=True)
+    """`warm_embedded` in a daemon thread (the page is served meanwhile); returns the started thread.
+
+    At exit the thread is told to stop and joined: interpreter shutdown while it is inside onnxruntime or
+    ncnn aborted the process ("terminate called without an active exception", seen on SIGTERM)."""
+    stop = threading.Event()
+    thread = threading.Thread(target=warm_embedded, args=(registry,), kwargs={"stop": stop}, name="embedded-warm",
+                              daemon=True)
     thread.start()
+
+    def finish():
+        stop.set()
+        thread.join(timeout=60)
+
+    atexit.register(finish)
     return thread
 
 
