@@ -71,3 +71,43 @@ def test_importing_warmup_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
     assert out.stdout.strip() == "[]", out.stdout
     assert time.perf_counter() - started < 30
+
+
+def test_exiting_while_the_warm_up_runs_is_clean():
+    """An app stopped (SIGTERM → normal exit) while the warm-up is inside native code must exit 0: the thread
+    is told to stop and joined at exit. Torn down mid-call, a daemon thread coming back from OpenCV, onnxruntime
+    or ncnn aborts the process ("terminate called without an active exception", status -6: seen in
+    tests/test_deploy.py). Here the embedded backend's load is a few seconds of onnxruntime."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import time, numpy as np, cv2\n"
+            "from models.cache import ModelCache\n"
+            "from models.contracts import READY, Backend, BackendStatus, Capability\n"
+            "from models.registry import Registry\n"
+            "from models.warmup import start_background_warmup\n"
+            "class Slow(Backend):\n"
+            "    name, capability, embedded = 'slow', 'upscale', True\n"
+            "    def status(self):\n"
+            "        return BackendStatus(READY)\n"
+            "    def load(self, device):\n"
+            "        from models.style_transfer import engine\n"
+            "        painter = engine.load_engine('cpu', threads=1)\n"
+            "        for _ in range(3):\n"
+            "            engine.stylize(painter, np.full((1024, 1024, 3), 128, np.uint8), 3, 1.0, False)\n"
+            "        return 'slow'\n"
+            "class SlowTeardown:\n"  # a big app's module teardown takes seconds: the thread comes back meanwhile
+            "    def __del__(self):\n"
+            "        import time as clock; clock.sleep(6)\n"
+            "teardown = SlowTeardown()\n"
+            "registry = Registry(ModelCache(2**30))\n"
+            "registry.add(Capability(name='upscale', description='d', backends=[Slow()]))\n"
+            "thread = start_background_warmup(registry)\n"
+            "time.sleep(4)\n"
+            "print('alive' if thread.is_alive() else 'finished', flush=True)\n")
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=300,
+                         env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert out.stdout.strip() == "alive"  # the exit really happened during the native call
+    assert out.returncode == 0 and "terminate called" not in out.stderr, (out.returncode, out.stderr[-2000:])
