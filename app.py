@@ -15,9 +15,12 @@ from core import platform
 if platform.on_zerogpu():  # ZeroGPU: `spaces` must be imported before anything initialises CUDA
     import spaces  # noqa: F401
 
+import hashlib
 import logging
+import os
 import signal
 import threading
+from pathlib import Path
 
 from core.settings import Settings
 
@@ -51,6 +54,7 @@ def build_app(settings: Settings):
     from pipeline.identity import resolve_owner_secret
     from pipeline.presets import seed_templates
     from pipeline.process import Pipeline
+    from pipeline.recovery import repair_interrupted
     from pipeline.refine import Refiner
     from pipeline.router import Router
     from pipeline.store import Store
@@ -61,6 +65,7 @@ def build_app(settings: Settings):
         settings = settings.replace(owner_secret=resolve_owner_secret("", settings.data_dir)[0])
     store = Store(settings.db_path, settings.images_dir)
     seed_templates(store)
+    repair_interrupted(store)  # messages a crash left unanswered get an "interrupted — try again" reply
     budget = settings.cache_budget_gb
     if str(budget).strip().lower() in ("", "auto"):  # from the device's memory, asked when first needed
         cache = ModelCache(lambda: cache_budget_bytes(budget, resolve_device(settings.device)))
@@ -69,10 +74,22 @@ def build_app(settings: Settings):
     registry = build_registry(settings, cache, device=settings.device)
     router = Router(settings, registry)
     pipeline = Pipeline(settings, store, registry, router, Refiner(store), executor=build_executor(settings, registry))
-    handlers = Handlers(settings, pipeline, store, registry, router)
+    handlers = Handlers(settings, pipeline, store, registry, router, export_dir=export_folder(settings))
     demo = build_ui(handlers, settings)
+    # Gradio recomputes its monitoring summary (a pandas groupby over up to 10,000 past events) after every
+    # event by default: ~20 % of the server's CPU under many cheap requests. Once per 1,000 events is plenty.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=settings.request_concurrency)
     return demo, handlers
+
+
+def export_folder(settings: Settings) -> Path:
+    """Where this instance keeps the owner-named copies of images it hands to Gradio: inside Gradio's own cache
+    (served where they are, pruned with it), in a folder of this data dir's own, removed with their session."""
+    from gradio.utils import get_upload_folder
+
+    instance = hashlib.sha256(str(Path(settings.data_dir).resolve()).encode()).hexdigest()[:12]
+    return Path(get_upload_folder()) / f"gateway-exports-{instance}"
 
 
 def start_up(settings: Settings, registry) -> None:
@@ -106,8 +123,11 @@ def launch(settings: Settings, **kwargs):
         backup.start()
     auth = [tuple(pair.split(":", 1)) for pair in settings.auth.split(",") if ":" in pair] or None
     try:
+        # _frontend=False skips Gradio's check that the server can reach its own URL (meant for notebooks, where
+        # it falls back to a share link): one HEAD request with a 3 s timeout, which on a busy machine timed out
+        # and made the server exit right after it had started.
         demo.launch(**platform.listen_kwargs(settings), auth=auth, max_file_size=settings.max_upload_bytes,
-                    footer_links=["api"], css=CSS, prevent_thread_lock=True, **kwargs)
+                    footer_links=["api"], css=CSS, prevent_thread_lock=True, _frontend=False, **kwargs)
         # The start-up block once the server answers: its imports would slow the first page down.
         threading.Thread(target=start_up, args=(settings, handlers.registry), name="start-up", daemon=True).start()
         # Load and exercise the embedded backends too, so the first request of each capability is not the slow one.

@@ -75,8 +75,19 @@ class OutOfMemory(GatewayError):
     http_status = 503
 
 
+class ServerBusy(GatewayError):
+    """Too many model runs are already waiting; the request was not queued."""
+    code = "busy"
+    http_status = 503
+
+
 class Cancelled(GatewayError):
     code = "cancelled"
+
+
+class Interrupted(GatewayError):
+    """The request was cut off (the server stopped mid-run); it can simply be sent again."""
+    code = "interrupted"
 
 
 class NothingFound(GatewayError):

@@ -3,8 +3,9 @@
 `load_image` is the one door through which uploaded bytes become a `PIL.Image`: it checks size limits
 before decoding (decompression bombs), decodes fully (truncated files fail here, not later inside a model),
 applies the EXIF orientation, takes the first frame of animations and converts every mode (CMYK, 16-bit,
-palette, LA…) to RGB or RGBA. `encode_png` writes PNGs with provenance text chunks fast (fpng, or Pillow at a chosen
-zlib level), because Pillow's default level costs ~1 s for a 1024² image on these CPUs.
+palette, LA…) to RGB or RGBA — RGBA whenever the file has transparency, an alpha channel or a PNG
+transparency key (tRNS) alike. `encode_png` writes PNGs with provenance text chunks fast (fpng, or Pillow at
+a chosen zlib level), because Pillow's default level costs ~1 s for a 1024² image on these CPUs.
 """
 
 from __future__ import annotations
@@ -92,12 +93,17 @@ def _normalise(img: Image.Image, *, max_pixels: int, label: str) -> LoadedImage:
     notes = []
     img = ImageOps.exif_transpose(img) or img
     mode = img.mode
-    if mode in ("RGB", "RGBA"):
+    # A transparency key (PNG tRNS: one grey level, one RGB colour, or palette entries) becomes a real alpha
+    # channel, so every capability sees it and the stored PNG keeps it.
+    keyed = "transparency" in img.info and mode not in ("RGBA", "LA", "PA")
+    if mode in ("RGB", "RGBA") and not keyed:
         out = img
     elif mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         out = _high_bit_depth_to_rgb(img)
+        if keyed:
+            out = _with_key_alpha(out, img)
         notes.append(f"{label} had {mode} pixels; I converted it to 8-bit RGB")
-    elif mode in ("LA", "PA") or (mode == "P" and "transparency" in img.info):
+    elif mode in ("LA", "PA") or keyed:
         out = img.convert("RGBA")
     elif mode == "CMYK":
         out = img.convert("RGB")
@@ -107,7 +113,21 @@ def _normalise(img: Image.Image, *, max_pixels: int, label: str) -> LoadedImage:
     if out is img:
         out = img.copy()
     out.info.pop("exif", None)
+    out.info.pop("transparency", None)  # now in the alpha channel (or meaningless after the conversion)
     return LoadedImage(out, tuple(notes))
+
+
+def _with_key_alpha(rgb: Image.Image, original: Image.Image) -> Image.Image:
+    """RGBA from `rgb` with alpha 0 wherever `original` (a high-bit-depth grey image) equals its key value."""
+    import numpy as np
+
+    key = original.info["transparency"]
+    if isinstance(key, (tuple, list)):
+        key = key[0]
+    alpha = np.where(np.asarray(original) == key, 0, 255).astype("uint8")
+    out = rgb.convert("RGBA")
+    out.putalpha(Image.fromarray(alpha, "L"))
+    return out
 
 
 def _high_bit_depth_to_rgb(img: Image.Image) -> Image.Image:

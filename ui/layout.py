@@ -17,6 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 from pipeline.identity import browser_state_key
+from ui.api_inputs import api_files
 from ui.handlers import Handlers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,8 +114,8 @@ def _api_endpoints(handlers: Handlers, limit: int) -> None:
     """Named endpoints for scripts, on hidden components (files in and out as real files)."""
     with gr.Column(visible=False):
         message = gr.Textbox(label="message")
-        images = gr.File(label="images", file_count="multiple", type="filepath")
-        mask = gr.File(label="mask", file_count="single", type="filepath")
+        images = api_files("images", "multiple")
+        mask = api_files("mask", "single")
         session_id = gr.Textbox(label="session_id")
         owner = gr.Textbox(label="owner")
         context = gr.JSON(label="context")
@@ -145,6 +146,10 @@ def _api_endpoints(handlers: Handlers, limit: int) -> None:
             return handlers.api_get_image(image_id, owner, request)
         except GatewayError as exc:
             raise gr.Error(f"{exc.code}: {exc.message}") from None
+        except Exception:  # noqa: BLE001 - a coded message, never a traceback
+            from ui.handlers import _internal_error
+
+            raise gr.Error(f"gateway_error: {_internal_error('get_image').message}") from None
 
     def capabilities():
         return handlers.api_capabilities()
