@@ -139,6 +139,9 @@ def launch(settings: Settings, **kwargs):
                     footer_links=["api"], css=CSS, prevent_thread_lock=True, _frontend=False, **kwargs)
         # The start-up block once the server answers: its imports would slow the first page down.
         threading.Thread(target=start_up, args=(settings, handlers.registry), name="start-up", daemon=True).start()
+        # Load and exercise the embedded backends too, so the first request of each capability is not the slow one.
+        from models.warmup import start_background_warmup
+        start_background_warmup(handlers.registry)
         _stop_on_sigterm()
         demo.block_thread()  # until Ctrl+C or SIGTERM
     finally:

@@ -156,12 +156,16 @@ def test_rgba_keeps_its_alpha(settings, cat_with_object):
 
 
 # ---- clarifications and refusals -------------------------------------------------------------------------------
-def test_without_mask_or_grounding_model_it_asks_for_the_brush(settings, cat_with_object):
+def test_without_mask_or_a_finder_that_sees_it_it_asks_for_the_brush(settings, cat_with_object):
     spoiled, _, _ = cat_with_object
     registry = _registry(settings.replace(object_removal_grounding_model=""))
-    named = registry.run(_request(spoiled, "remove the cat on the left"))
+    named = registry.run(_request(spoiled, "remove the person on the left"))  # a cat photo: no face anywhere
     assert named.type == "clarification" and named.metadata["open_brush"] is True
-    assert named.metadata["reason"] == "no_grounding_model" and "cat" in named.message and not named.images
+    assert named.metadata["reason"] == "target_not_found" and "person" in named.message and not named.images
+    backend = _backend(registry, "opencv")
+    backend.finder = None  # neither CLIPSeg weights nor the embedded finder
+    blind = registry.run(_request(spoiled, "remove the cat on the left"), backend=backend)
+    assert blind.metadata["reason"] == "no_grounding_model" and "cat" in blind.message and not blind.images
     unnamed = registry.run(_request(spoiled, "erase it"))
     assert unnamed.type == "clarification" and unnamed.metadata["open_brush"] is True
 
