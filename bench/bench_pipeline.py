@@ -3,7 +3,7 @@
 1. pipeline overhead per message, excluding the capability's run time, p50/p95 over N warm messages
    (text chat, and a 512² image_edit where the Pillow operation's own time is subtracted);
 2. store: write per message (text, and with a 512² PNG) and history read (last 50 of a session);
-3. image encoding of a 1024² result (our PNG level vs Pillow's default vs JPEG);
+3. image encoding of a 512² and a 1024² result (ours: fpng, vs the raw fpng and Pillow calls and JPEG);
 4. end-to-end `/chat` latency for a 512² image_edit request over HTTP (/call + SSE) and over gradio_client,
    next to a bare gradio no-op endpoint measured the same way in the same run.
 
@@ -116,22 +116,31 @@ def bench_encoding():
 
     from core.images import encode_png
 
-    img = Image.fromarray(data.astronaut()).resize((1024, 1024), Image.LANCZOS)
-    rgba = img.convert("RGBA")
-    print("\n## Encoding a 1024² result\n")
+    print("\n## Encoding a result (ours = core.images.encode_png: fpng for RGB/RGBA, text chunks spliced in)\n")
     print("| format | p50 ms | p95 ms | n | bytes |\n|---|---|---|---|---|")
-    for name, fn in [
-        ("PNG RGB, compress_level=1 (ours)", lambda: encode_png(img, compress_level=1)),
-        ("PNG RGBA, compress_level=1 (ours)", lambda: encode_png(rgba, compress_level=1)),
-        ("PNG RGB, Pillow default (6)", lambda: _save(img, "PNG")),
-        ("JPEG q90", lambda: _save(img, "JPEG", quality=90)),
-    ]:
-        times, size = [], 0
-        for _ in range(7):
-            t = time.perf_counter()
-            size = len(fn())
-            times.append((time.perf_counter() - t) * 1000)
-        row(name, times, f"{size:,}")
+    for side in (512, 1024):
+        img = Image.fromarray(data.astronaut()).resize((side, side), Image.LANCZOS)
+        rgba = img.convert("RGBA")
+        rows = [
+            (f"{side}² PNG RGB, ours", lambda: encode_png(img, text={"gateway_recipe": "{}"})),
+            (f"{side}² PNG RGBA, ours", lambda: encode_png(rgba, text={"gateway_recipe": "{}"})),
+            (f"{side}² PNG RGB, raw Pillow compress_level=1", lambda: _save(img, "PNG", compress_level=1)),
+            (f"{side}² PNG RGB, raw Pillow default (6)", lambda: _save(img, "PNG")),
+            (f"{side}² JPEG q90 (raw Pillow)", lambda: _save(img, "JPEG", quality=90)),
+        ]
+        try:
+            import fpng
+
+            rows.insert(2, (f"{side}² PNG RGB, raw fpng.from_pil", lambda: fpng.from_pil(img)))
+        except ImportError:
+            pass
+        for name, fn in rows:
+            times, size = [], 0
+            for _ in range(15):
+                t = time.perf_counter()
+                size = len(fn())
+                times.append((time.perf_counter() - t) * 1000)
+            row(name, times, f"{size:,}")
 
 
 def _save(img, fmt, **kw):

@@ -64,14 +64,30 @@ class ModelLoadError(GatewayError):
     http_status = 503
 
 
+class DownloadFailed(ModelLoadError):
+    """Fetching weights from the Hub failed (network, disk space); nothing half-downloaded is ever used."""
+    code = "download_failed"
+
+
 class OutOfMemory(GatewayError):
     """Out of (GPU) memory even after evicting cached models and retrying once."""
     code = "out_of_memory"
     http_status = 503
 
 
+class ServerBusy(GatewayError):
+    """Too many model runs are already waiting; the request was not queued."""
+    code = "busy"
+    http_status = 503
+
+
 class Cancelled(GatewayError):
     code = "cancelled"
+
+
+class Interrupted(GatewayError):
+    """The request was cut off (the server stopped mid-run); it can simply be sent again."""
+    code = "interrupted"
 
 
 class NothingFound(GatewayError):

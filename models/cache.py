@@ -2,8 +2,10 @@
 
 `with cache.use(key, loader, size_bytes) as model:` returns the cached model or calls `loader()` on a miss,
 and pins the entry for the duration of the block so eviction never pulls a model out from under a running
-request. Above the budget, least recently used unpinned entries are evicted (their GPU memory freed). A
-loader that raises caches nothing. `cache.run(key, loader, fn, size_bytes)` also handles out-of-memory: on
+request. When a model needs room, least recently used unpinned entries are evicted (their GPU memory freed);
+a model left alone is never evicted just for being over budget, so a model larger than the budget stays
+loaded while nothing else needs the room and its second use is never a reload. The budget may be given
+as a function (resolved on first need, e.g. from the GPU's memory). A loader that raises caches nothing. `cache.run(key, loader, fn, size_bytes)` also handles out-of-memory: on
 the first OOM (while loading or running) it evicts every unpinned entry, frees the accelerator's memory and
 tries once more; a second OOM raises the typed `OutOfMemory`. Learned from InvokeAI's model cache.
 """
@@ -53,12 +55,24 @@ def free_accelerator_memory() -> None:
 
 
 class ModelCache:
-    def __init__(self, budget_bytes: int):
-        self.budget_bytes = int(budget_bytes)
+    def __init__(self, budget_bytes):
+        """`budget_bytes`: an int, or a function returning one (called once, when first needed)."""
+        self._budget = budget_bytes if callable(budget_bytes) else int(budget_bytes)
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.RLock()
         self._key_locks: dict[str, threading.Lock] = {}
         self.hits = self.misses = self.evictions = self.failed_loads = self.oom_retries = 0
+
+    @property
+    def budget_known(self) -> bool:
+        """False until a lazily given budget was resolved (resolving it may import torch)."""
+        return not callable(self._budget)
+
+    @property
+    def budget_bytes(self) -> int:
+        if callable(self._budget):
+            self._budget = int(self._budget())
+        return self._budget
 
     # ---- core API -------------------------------------------------------------------------------------
     @contextmanager
@@ -146,7 +160,11 @@ class ModelCache:
             self._evict(key)
 
     def _evict_over_budget(self) -> None:
-        self._make_room(0)
+        """After a run: back under the budget, but a model left alone stays, however big (nothing needs its room)."""
+        for key in [k for k, e in self._entries.items() if e.pins == 0]:
+            if self._used() <= self.budget_bytes or len(self._entries) <= 1:
+                break
+            self._evict(key)
 
     def _evict(self, key: str) -> None:
         entry = self._entries.pop(key)

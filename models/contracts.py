@@ -61,6 +61,9 @@ class CapabilityRequest:
     progress: Callable[[float, str], None] | None = None  # fraction in [0, 1], description
     cancel_event: threading.Event | None = None
     device: str = "cpu"
+    # Per-request secrets from the front (e.g. the signed-in user's `hf_token`, the caller's ZeroGPU
+    # `x_ip_token`): never stored, never in recipes; executors forward only what a backend or a worker needs.
+    credentials: dict = field(default_factory=dict, repr=False)
 
     def report(self, fraction: float, description: str = "") -> None:
         if self.progress is not None:
@@ -129,6 +132,11 @@ class Backend:
 
     def run(self, handle: Any, request: CapabilityRequest) -> CapabilityResult:
         raise NotImplementedError
+
+    def weight_files(self, device: str) -> list:
+        """The Hub files (`models.hub.HubFiles`) this backend needs on `device`, known without asking the Hub:
+        what the README's `preload_from_hub` lists and what a first-use download fetches. [] = none/unknown."""
+        return []
 
     def download(self) -> str:
         """Fetch this backend's weights into the local cache (used by `python -m models.download`).

@@ -15,6 +15,7 @@ import time
 from core.errors import CapabilityUnavailable
 from core.vocabulary import INTENTS, unavailable_sentence
 from models.cache import ModelCache
+from models.hub import downloads_allowed, reporting_to
 from models.contracts import DOWNLOADABLE, READY, Backend, Capability, CapabilityRequest, CapabilityResult
 
 CAPABILITY_MODULES = (
@@ -96,8 +97,9 @@ class Registry:
         backend = backend or self.ready_backend(request.capability)
         started = time.perf_counter()
         request.device = self.device
-        result = self.cache.run(backend.cache_key(), lambda: backend.load(self.device),
-                                lambda handle: backend.run(handle, request), backend.estimated_bytes)
+        with reporting_to(request.report, request.cancelled):  # a first-use download reports into this reply
+            result = self.cache.run(backend.cache_key(), lambda: backend.load(self.device),
+                                    lambda handle: backend.run(handle, request), backend.estimated_bytes)
         result.backend = result.backend or backend.name
         result.metadata.setdefault("backend_seconds", round(time.perf_counter() - started, 4))
         result.metadata.setdefault("licence", backend.licence)
@@ -122,7 +124,7 @@ def build_registry(settings, cache: ModelCache, device: str = "cpu", modules=CAP
 
 
 def _downloads_allowed(backend: Backend) -> bool:
-    return bool(getattr(backend.settings, "allow_downloads", False))
+    return downloads_allowed(backend.settings) if backend.settings is not None else False
 
 
 def _human(name: str) -> str:

@@ -13,9 +13,18 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from models import hub
 from models.contracts import DOWNLOADABLE, MISSING, READY, BackendStatus
 
 FOLDER_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+# Model folders whose file lists were read off their Hub pages: the exact files `from_pretrained` reads
+# (CLIPSeg's main branch has only the pickle weights; the processor needs the tokenizer files).
+KNOWN_FOLDERS = {
+    "CIDAS/clipseg-rd64-refined": ("config.json", "preprocessor_config.json", "pytorch_model.bin", "merges.txt",
+                                   "vocab.json", "special_tokens_map.json", "tokenizer_config.json"),
+}
+_CONFIG_SUFFIXES = (".json", ".txt", ".model")
+_WEIGHT_SUFFIXES = (".safetensors", ".bin")
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,9 @@ def locate(source: WeightSource) -> Path | None:
     if source.filename:
         found = try_to_load_from_cache(source.repo_id, source.filename, revision=source.revision)
         return Path(found) if isinstance(found, str) else None
+    known = known_hub_files(source)
+    if known is not None:
+        return hub.local_snapshot(known)
     config = try_to_load_from_cache(source.repo_id, "config.json", revision=source.revision)
     weights = [try_to_load_from_cache(source.repo_id, name, revision=source.revision) for name in FOLDER_WEIGHT_FILES]
     if isinstance(config, str) and any(isinstance(w, str) for w in weights):
@@ -91,10 +103,43 @@ def weight_status(source: WeightSource | None, *, env_var: str, what: str, capab
         return BackendStatus(READY)
     if source.is_hub:
         return BackendStatus(DOWNLOADABLE, f"{what} {source.label} is not downloaded yet",
-                             f"python -m models.download {capability}  (or set GATEWAY_ALLOW_DOWNLOADS=1)")
+                             f"python -m models.download {capability} (downloads on first use when the Hub is "
+                             "reachable and GATEWAY_ALLOW_DOWNLOADS is on)")
     kind = "folder (with config.json)" if source.folder else "file"
     return BackendStatus(MISSING, f"{what} {kind} {source.local_path} does not exist",
                          f"put the weights at {source.local_path} or change {source.env_var}")
+
+
+def known_hub_files(source: WeightSource) -> hub.HubFiles | None:
+    """The exact Hub files of `source` when they are known without asking the Hub (a file, or a known folder)."""
+    if not source.is_hub:
+        return None
+    if source.filename:
+        return hub.HubFiles(source.repo_id, (source.filename,), source.revision)
+    files = KNOWN_FOLDERS.get(source.repo_id)
+    return hub.HubFiles(source.repo_id, files, source.revision) if files else None
+
+
+def folder_files(listing: list[str]) -> tuple[str, ...]:
+    """A transformers model folder's files: top-level configs/tokenizer files and one weights format."""
+    top = [f for f in listing if "/" not in f]
+    configs = [f for f in top if f.endswith(_CONFIG_SUFFIXES) and not f.endswith(".index.json")]
+    for suffix in _WEIGHT_SUFFIXES:  # safetensors when the repo has them, else the pickle weights
+        weights = [f for f in top if f.endswith(suffix) or f.endswith(suffix + ".index.json")]
+        if weights:
+            return tuple(configs + weights)
+    return tuple(configs)
+
+
+def hub_files(source: WeightSource) -> hub.HubFiles:
+    """The files to download for `source` (asks the Hub for the file list of an unknown folder)."""
+    known = known_hub_files(source)
+    if known is not None:
+        return known
+    from huggingface_hub import HfApi
+
+    listing = [s.rfilename for s in HfApi().model_info(source.repo_id, revision=source.revision).siblings or []]
+    return hub.HubFiles(source.repo_id, folder_files(listing), source.revision)
 
 
 def fetch(source: WeightSource, *, allow_download: bool) -> Path:
@@ -106,10 +151,5 @@ def fetch(source: WeightSource, *, allow_download: bool) -> Path:
         raise FileNotFoundError(f"{source.local_path} does not exist ({source.env_var})")
     if not allow_download:
         raise FileNotFoundError(f"{source.label} is not in the Hugging Face cache; run `python -m models.download`")
-    if source.filename:
-        from huggingface_hub import hf_hub_download
-
-        return Path(hf_hub_download(source.repo_id, source.filename, revision=source.revision))
-    from huggingface_hub import snapshot_download
-
-    return Path(snapshot_download(source.repo_id, revision=source.revision))
+    folder = hub.fetch(hub_files(source))
+    return folder / source.filename if source.filename else folder

@@ -216,9 +216,14 @@ def _sizes(lowered: str, params: dict) -> str:
     for key, pattern in (("width", _WIDTH), ("height", _HEIGHT)):
         match = pattern.search(lowered)
         if match:
-            params[key] = _first_int(match)
+            if not _DESCRIBES_NOW.search(lowered[:match.start()]):  # "it's only 800px wide": the size it has
+                params[key] = _first_int(match)
             lowered = lowered[:match.start()] + " " + lowered[match.end():]
     return lowered
+
+
+_DESCRIBES_NOW = re.compile(r"\b(?:it'?s|it is|this is|that'?s|is|was|are|currently|only|just|barely|right now)"
+                            r"(?:\s+(?:only|just|about|around|roughly|barely))?\s*$")
 
 
 def _aspect(lowered: str, params: dict) -> None:
@@ -240,11 +245,17 @@ def _number(params: dict, key: str, pattern: re.Pattern, lowered: str) -> None:
             params[key] = value
 
 
+_POINTS_AT = re.compile(r"\b(?:these|those|the|both|my|our|his|her|their|your|between|of|from|in|on)\s*$")
+
+
 def _count(lowered: str) -> int | None:
     for match in _COUNT.finditer(lowered):
         value = _first_int(match)
-        if value is not None and not re.match(r"\d+\s*(?:x|times)\b", lowered[match.start():]):
-            return value
+        if value is None or re.match(r"\d+\s*(?:x|times)\b", lowered[match.start():]):
+            continue
+        if _POINTS_AT.search(lowered[:match.start()]):  # "swap faces between these two pics": pictures given
+            continue
+        return value
     return None
 
 
@@ -355,12 +366,26 @@ def _clean_style(phrase: str) -> str:
     return phrase
 
 
+_MJ_NO = re.compile(r"--no\s+(?P<n>[^-]+?)(?=\s+--|$)")
+_CLAUSE_BREAK = re.compile(r"\s*(?:,|;|\.)?\s*\b(?:and then|then|after that|afterwards|next|followed by)\b.*$"
+                           r"|\s*[,;.]\s*(?:and\s+)?(?:make|turn|upscale|remove|erase|rotate|flip|crop|add|give|put|"
+                           r"convert|change|apply|sharpen|blur|brighten|darken|enlarge|style|cut)\b.*$")
+
+
 def extract_negative(text: str) -> list[str]:
-    """Terms the user does not want: 'no people, no text' → ['people', 'text'] (order kept, no repeats)."""
+    """Terms the user does not want: 'no people, no text' → ['people', 'text'] (order kept, no repeats), and
+    Midjourney's '--no text, frames'. A list ends where the next clause begins ('no text, then make the…')."""
     lowered = normalise(text)
     terms: list[str] = []
+    for match in _MJ_NO.finditer(lowered):
+        for part in re.split(r"\s*(?:,|\bor\b|\band\b)\s*", match.group("n")):
+            part = part.strip(" .'\"")
+            if part and part not in terms:
+                terms.append(part)
+    lowered = _MJ_NO.sub(" ", lowered)
     for match in NEGATIVE_PHRASE.finditer(lowered):
-        for part in re.split(r"\s*(?:,|\bor\b|\band\b|\bnor\b)\s*", match.group("n")):
+        listed = _CLAUSE_BREAK.sub("", lowered[match.start("n"):match.end("n")])
+        for part in re.split(r"\s*(?:,|\bor\b|\band\b|\bnor\b)\s*", listed):
             part = re.sub(r"^(?:(?:avoid(?:ing)?|no|not|without|exclude|excluding|any|the|a|an|other)\s+)+", "",
                           part.strip(" .'\""))
             first = part.split(" ", 1)[0] if part else ""

@@ -4,10 +4,12 @@ The caller (UI or API) passes the text, the session id ("" for a new session), t
 bytes or PIL images) and a context dict: `owner` (an owner id from pipeline.identity, required), and
 optionally `mask`, `force_intent`, `params`, `image_ids` (stored images to use as attachments — chips use
 this to re-run a message), `consent`, `correction_of`, `progress`, `cancel_event`. Input that cannot be
-accepted (giant text, broken image, unknown session) is answered without writing anything; once accepted,
-the user message, the reply and every image are stored, each message in one transaction. Expected problems
-are `GatewayError`s and become ordinary replies; anything else is logged with a traceback and answered with
-an error id, and the server keeps serving.
+accepted (a value of the wrong type — see pipeline.schema —, giant text, broken image, unknown session) is
+answered without writing anything; once accepted, the user message (with its session, when it is the first)
+and then the reply are stored, each message in one transaction, and whatever fails after the user message is
+stored still stores an error reply, so no message is left unanswered. Expected problems are `GatewayError`s
+and become ordinary replies; anything else is logged with a traceback and answered with an error id, and the
+server keeps serving.
 """
 
 from __future__ import annotations
@@ -21,15 +23,21 @@ from core.errors import Cancelled, ConsentRequired, GatewayError, InvalidInput
 from core.images import encode_png, load_image
 from core.vocabulary import HUMAN_NAMES
 from models.contracts import CapabilityRequest, CapabilityResult, InputImage
+from pipeline import schema
 from pipeline.classify import ClassifyContext, Intent
+from pipeline.plans import PlanJob, plan_for, run_plan
+from pipeline.recovery import retry_action
 from pipeline.references import resolve_inputs
+from pipeline.result_cache import ResultCache
 from pipeline.response import CLARIFICATION, ERROR, Response, ResponseImage
 from pipeline.store import NewImage
+from pipeline.targets import resolve_pronoun_targets
 from pipeline.suggest import ChipPolicy, follow_ups, routing_actions
 
 log = logging.getLogger(__name__)
 
-CONTEXT_KEYS = {"force_intent", "params", "image_ids", "consent", "correction_of", "corrected_from"}  # accepted from API callers
+CREDENTIAL_KEYS = ("hf_token", "x_ip_token")  # set by the UI from the signed-in user / the request headers; never stored
+CONTEXT_KEYS = schema.CONTEXT_KEYS  # accepted from API callers
 
 
 class Pipeline:
@@ -42,6 +50,7 @@ class Pipeline:
         self.router = router
         self.refiner = refiner
         self.executor = executor or LocalExecutor(registry, model_slots=settings.concurrency_limit)
+        self.results = ResultCache(store, registry, settings)
         self.chips = ChipPolicy(registry, router)
 
     # ---- entry point -----------------------------------------------------------------------------------
@@ -50,39 +59,55 @@ class Pipeline:
         owner = context.get("owner")
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        session_id = (session_id or "").strip()
+        try:
+            session_id = schema.check_id_text(session_id, "session_id")
+        except GatewayError as exc:
+            return self._error_reply("", exc)
         try:
             if not owner:
                 raise InvalidInput("No owner given for this request.")
-            text = self._check_text(message)
+            text = schema.check_message(message, self.settings.max_prompt_chars).strip()
+            context.update(schema.check_context({k: v for k, v in context.items() if k in CONTEXT_KEYS}))
             session = self.store.get_session(session_id, owner) if session_id else None
+            self._check_correction(session, owner, context.get("correction_of"))
             attachments, notes = self._load_attachments(images, owner, context)
             mask = self._load_mask(context.get("mask"))
         except GatewayError as exc:
             return self._error_reply(session_id, exc)
         timings["validate_ms"] = _ms(started)
-        if session is None:
-            session = self.store.create_session(owner, title=_title(text))
+        turn: dict = {}  # what is stored so far: the session and the user message, once they are
         try:
-            return self._accepted(text, session, attachments, mask, notes, owner, context, timings, started)
+            return self._accepted(text, session, attachments, mask, notes, owner, context, timings, started, turn)
         except Exception as exc:  # noqa: BLE001 - the server keeps serving; the log has the traceback
+            return self._failed(exc, text, owner, context, turn, timings, started)
+
+    def _failed(self, exc, text, owner, context, turn, timings, started) -> Response:
+        """The reply to a request that failed after validation; stored when its user message was."""
+        if isinstance(exc, GatewayError):
+            reply = self._error_reply(turn.get("session_id", ""), exc)
+        else:
             error_id = uuid.uuid4().hex[:12]
-            log.exception("error %s while processing a message in session %s", error_id, session.id)
-            return self._error_reply(session.id, GatewayError(
+            log.exception("error %s while processing a message in session %s", error_id, turn.get("session_id"))
+            reply = self._error_reply(turn.get("session_id", ""), GatewayError(
                 f"Something went wrong on our side (error id {error_id}). Your message was not lost; please try again."),
                 error_id=error_id)
+        if not turn.get("user_message_id"):
+            return reply  # nothing was written
+        reply.actions = [retry_action(text, turn["image_ids"], _public_context(context))]
+        try:
+            return self._store_reply(turn["session_id"], owner, reply, {"user_message_id": turn["user_message_id"]},
+                                     timings, started)
+        except Exception:  # noqa: BLE001 - e.g. the session was deleted meanwhile; start-up repair covers the rest
+            log.exception("could not store the error reply to message %s", turn["user_message_id"])
+            return reply
 
     # ---- validation ------------------------------------------------------------------------------------
-    def _check_text(self, message) -> str:
-        if message is None:
-            message = ""
-        if not isinstance(message, str):
-            raise InvalidInput("The message must be text.")
-        if len(message) > self.settings.max_prompt_chars:
-            raise InvalidInput(
-                f"Your message is {len(message):,} characters long; the limit is {self.settings.max_prompt_chars:,}.",
-                suggestions=["Shorten the message and send it again."])
-        return message.strip()
+    def _check_correction(self, session, owner: str, message_id) -> None:
+        if message_id is None:
+            return
+        if session is None or not self.store.has_message(session.id, owner, message_id, role="user"):
+            raise InvalidInput("`context.correction_of` is not a message of this conversation.",
+                               details={"field": "context.correction_of"})
 
     def _load_attachments(self, images, owner: str, context: dict):
         images = [img for img in (images or []) if img is not None]
@@ -112,8 +137,9 @@ class Pipeline:
         return mask.convert("L")
 
     # ---- the four steps ---------------------------------------------------------------------------------
-    def _accepted(self, text, session, attachments, mask, notes, owner, context, timings, started) -> Response:
-        latest = self.store.latest_image(session.id, owner)  # before this message's own images are stored
+    def _accepted(self, text, session, attachments, mask, notes, owner, context, timings, started, turn) -> Response:
+        # before this message's own images are stored
+        latest = self.store.latest_image(session.id, owner) if session is not None else None
         # Attachments are stored with the user message, so chips can re-run it and "it" can refer to them.
         new_images = []
         for inp in attachments:
@@ -121,15 +147,22 @@ class Pipeline:
                 new_images.append(self._new_image(inp.image, {"source": "upload"}, []))
                 inp.image_id = new_images[-1].id
         stored_ids = [i for i in (context.get("image_ids") or [])]
-        user_row = self.store.add_message(session.id, owner, "user", text,
-                               metadata={"context": _public_context(context), "notes": notes},
-                               image_ids=stored_ids, new_images=new_images)
+        user_meta = {"context": _public_context(context), "notes": notes}
+        if session is None:  # a session is created only together with its first message
+            session, user_row = self.store.start_session(owner, "user", text, title=_title(text), metadata=user_meta,
+                                                         image_ids=stored_ids, new_images=new_images)
+        else:
+            user_row = self.store.add_message(session.id, owner, "user", text, metadata=user_meta,
+                                              image_ids=stored_ids, new_images=new_images)
+        turn.update(session_id=session.id, user_message_id=user_row.id, image_ids=[img.id for img in user_row.images])
         attachment_ids = [inp.image_id for inp in attachments]
 
         t = time.perf_counter()
         classify_context = ClassifyContext(n_images=len(attachments), has_latest_image=latest is not None,
                                            has_mask=mask is not None)
-        intent = self.router.route(text, classify_context, forced_intent=context.get("force_intent"))
+        plan = plan_for(self.router, text, classify_context, forced_intent=context.get("force_intent"))
+        notes = notes + resolve_pronoun_targets(plan, self.store, session.id, owner, mask is not None)
+        intent = plan.steps[0].intent
         intent.params.update(context.get("params") or {})
         timings["classify_ms"] = _ms(t)
         if context.get("correction_of"):
@@ -140,6 +173,9 @@ class Pipeline:
                      "candidates": [[n, round(p, 3)] for n, p in intent.candidates[:3]],
                      "router": intent.source, "notes": list(notes), "user_message_id": user_row.id,
                      "inputs_at_hand": {"attachments": attachment_ids, "latest": latest.id if latest else None}}
+        if plan.compound:
+            return run_plan(self, plan, PlanJob(text, session.id, owner, attachments, latest, mask, context,
+                                                _public_context(context), base_meta, timings, started, attachment_ids))
         if intent.ambiguous and not context.get("force_intent"):
             return self._clarify(session.id, owner, text, intent, attachment_ids, base_meta, timings, started)
 
@@ -155,9 +191,10 @@ class Pipeline:
                 capability=capability.name, text=text, params=refinement.params, images=inputs, mask=mask,
                 prompt=refinement.prompt, negative_prompt=refinement.negative, context=_public_context(context),
                 session_metadata=dict(self.store.get_session(session.id, owner).metadata),
-                progress=context.get("progress"), cancel_event=context.get("cancel_event"))
+                progress=context.get("progress"), cancel_event=context.get("cancel_event"),
+                credentials={k: context[k] for k in CREDENTIAL_KEYS if context.get(k)})
             t = time.perf_counter()
-            result = self.executor.run(request)
+            result = self.results.run(self.executor, request, owner)
             if request.cancelled():  # stopped while it ran: keep nothing of it
                 raise Cancelled("Stopped. Nothing was changed.")
             timings["route_ms"] = _ms(t)
@@ -168,7 +205,10 @@ class Pipeline:
                                      extra_actions=routing_actions(intent, text, attachment_ids, user_row.id))
         if result.session_updates:
             self.store.update_session(session.id, owner, metadata_updates=result.session_updates)
-        return self._format(session.id, owner, text, intent, refinement, result, attachment_ids, base_meta, timings, started)
+        response = self._format(session.id, owner, text, intent, refinement, result, attachment_ids, base_meta, timings,
+                                started)
+        self.results.remember(result, response, owner)
+        return response
 
     def _load_stored(self, row) -> InputImage:
         img = load_image(row.path, max_bytes=2**40, max_pixels=self.settings.max_output_pixels)
@@ -198,29 +238,33 @@ class Pipeline:
             new_images.append(self._new_image(out.image, recipe, out.parent_ids, out.png_text))
         meta.update({"capability": intent.name, "backend": result.backend, "model_id": result.model_id,
                      **{k: v for k, v in result.metadata.items() if _jsonable(v)}})
-        message = result.message or ("Done." if result.images else "")
+        linked = list(getattr(result, "cached_image_ids", []) or [])  # a result-cache hit: stored images, no run
+        message = result.message or ("Done." if result.images or linked else "")
         if meta["notes"]:
-            message = (message + "\n\n" if message else "") + "Note: " + "; ".join(meta["notes"]) + "."
+            notes = "; ".join(note.rstrip(" .") for note in meta["notes"])
+            message = (message + "\n\n" if message else "") + "Note: " + notes + "."
         available = self.registry.available_names()
         actions = [a.to_dict() for a in result.actions]
         actions += routing_actions(intent, text, attachment_ids, meta["user_message_id"])
-        generic = follow_ups(intent.name, available, bool(new_images)) if result.type != CLARIFICATION else []
+        generic = follow_ups(intent.name, available, bool(new_images or linked)) if result.type != CLARIFICATION else []
         suggestions = list(dict.fromkeys(result.suggestions + generic))[:4]
         response = Response(session_id=session_id, message_id=None, type=result.type, message=message,
                             prompt=refinement.prompt or None, negative_prompt=refinement.negative or None,
                             metadata=meta, actions=actions, suggestions=suggestions)
         timings["format_ms"] = _ms(t)
-        return self._store_reply(session_id, owner, response, {}, timings, started, new_images=new_images)
+        return self._store_reply(session_id, owner, response, {}, timings, started, new_images=new_images,
+                                 image_ids=linked)
 
     def _store_reply(self, session_id, owner, response: Response, meta, timings, started, new_images=(),
-                     extra_actions=()) -> Response:
+                     extra_actions=(), image_ids=()) -> Response:
         response.metadata = {**meta, **response.metadata}
         response.actions = list(response.actions) + list(extra_actions)
-        self.chips.finalize(response, new_images)
+        self.chips.finalize(response, new_images, image_ids)
         t = time.perf_counter()
         response.metadata["timings_ms"] = dict(timings)
         row = self.store.add_message(session_id, owner, "assistant", response.message,
-                                     metadata=response.metadata_for_store(), new_images=list(new_images))
+                                     metadata=response.metadata_for_store(), new_images=list(new_images),
+                                     image_ids=list(image_ids))
         response.message_id = row.id
         response.images = [ResponseImage(id=img.id, path=str(img.path), width=img.width, height=img.height,
                                          mime=img.mime) for img in row.images]

@@ -94,17 +94,18 @@ class ChipPolicy:
         self._routes: OrderedDict = OrderedDict()  # (text, forced, n_images) -> (capability, params, ambiguous)
 
     # ---- entry point ------------------------------------------------------------------------------------
-    def finalize(self, response, new_images=()) -> None:
+    def finalize(self, response, new_images=(), linked_ids=()) -> None:
         """Rewrites `response.actions`/`suggestions` and sets `metadata["chips"]` (what the UI shows, in order)
-        and `metadata["tips"]` (advice that is not a chip). `new_images` are the reply's stored outputs."""
+        and `metadata["tips"]` (advice that is not a chip). `new_images` are the reply's new outputs,
+        `linked_ids` the stored images it shows again (a result-cache hit)."""
         meta = response.metadata
         at_hand = meta.get("inputs_at_hand") or {}
         attachments = list(at_hand.get("attachments") or [])
         latest_before = at_hand.get("latest")
         inputs = attachments or ([latest_before] if latest_before else [])
-        outputs = [img for img in new_images if (img.recipe or {}).get("output") != "mask"]
-        follow_target = [outputs[0].id] if outputs else inputs[:1]
-        latest_after = new_images[0].id if new_images else latest_before
+        outputs = [img.id for img in new_images if (img.recipe or {}).get("output") != "mask"] + list(linked_ids)
+        follow_target = outputs[:1] or inputs[:1]
+        latest_after = (new_images[0].id if new_images else None) or (linked_ids[0] if linked_ids else latest_before)
         available = self.registry.available_names()
         error = response.error or {}
 

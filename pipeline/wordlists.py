@@ -12,10 +12,17 @@ import re
 _SYMBOLS = {"×": "x", "°": " degrees ", "’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"}
 
 
+# Misspellings that change what a message means to the router ("blck and white" is not a background colour).
+_TYPOS = re.compile(r"\b(?:blck|blak|balck|blk|bkack|blacck)\b|\b(?:whte|wht|whit|whie|wihte|whitte)\b")
+_TYPO_FIX = {"blck": "black", "blak": "black", "balck": "black", "blk": "black", "bkack": "black", "blacck": "black",
+             "whte": "white", "wht": "white", "whit": "white", "whie": "white", "wihte": "white", "whitte": "white"}
+
+
 def normalise(text: str) -> str:
     text = (text or "").lower()
     for symbol, replacement in _SYMBOLS.items():
         text = text.replace(symbol, replacement)
+    text = _TYPOS.sub(lambda m: _TYPO_FIX[m.group(0)], text)
     return re.sub(r"\s+", " ", text).strip()
 
 COLOURS = (

@@ -20,8 +20,8 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, data_dir: Path, port: int, env: dict | None = None):
-        self.data_dir, self.port = data_dir, port
-        self.extra_env = dict(env or {})
+        """`env` overrides the environment of `python app.py`; a value of None removes that variable."""
+        self.data_dir, self.port, self.env = data_dir, port, env or {}
         self.url = f"http://127.0.0.1:{port}/"
         self.proc = None
         self.gradio_dir = data_dir.parent / f"gradio-{port}"  # this server's own file cache
@@ -29,7 +29,12 @@ class Server:
     def start(self):
         env = dict(os.environ, GATEWAY_DATA_DIR=str(self.data_dir), GATEWAY_PORT=str(self.port),
                    GATEWAY_HOST="127.0.0.1", GATEWAY_OWNER_SECRET="test-secret", GATEWAY_LOG_LEVEL="WARNING",
-                   GRADIO_TEMP_DIR=str(self.gradio_dir), **self.extra_env)
+                   GRADIO_TEMP_DIR=str(self.gradio_dir))
+        for key, value in self.env.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
         log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")
         self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=log)
         deadline = time.time() + 120
@@ -43,6 +48,16 @@ class Server:
                 pass
             time.sleep(0.5)
         raise TimeoutError("the app did not start in 120 s")
+
+    @property
+    def log(self) -> str:
+        return (self.data_dir.parent / f"server-{self.port}.log").read_text(errors="replace")
+
+    def kill(self):
+        """kill -9: no shutdown code runs."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -218,7 +218,7 @@ def test_delete_asks_first_clear_is_a_new_chat_and_the_api_link_shows(browser_pa
     server, page = browser_page
     page.goto(server.url, wait_until="load")
     page.wait_for_selector("#msg textarea")
-    assert page.get_by_text("Use via API").first.is_visible()
+    page.locator("footer").get_by_text("Use via API").first.wait_for(state="visible", timeout=15_000)
     assert page.locator("#chat [data-testid=block-label]").count() == 0  # no stray "Chatbot" label
     page.click("#new-chat")
     send(page, "what can you do?")

@@ -124,3 +124,54 @@ def test_stats_lists_models():
         stats = cache.stats()
         assert stats["models"][0]["key"] == "m" and stats["models"][0]["pinned"]
         assert stats["models"][0]["bytes"] == 42
+
+
+def test_a_model_bigger_than_the_budget_loads_once_for_three_generations():
+    """SDXL-Turbo in half precision (~7 GB) under the old static 6 GiB budget: loaded once, then only hits."""
+    cache = ModelCache(6 * 2**30)
+    loads = []
+
+    def load_sdxl():
+        loads.append("sdxl")
+        return Model("sdxl", 7_000_000_000)
+
+    for _ in range(3):
+        assert cache.run("image_generation/sdxl-turbo", load_sdxl, lambda model: model.name) == "sdxl"
+    assert loads == ["sdxl"]
+    stats = cache.stats()
+    assert stats["misses"] == 1 and stats["hits"] == 2 and stats["evictions"] == 0
+    assert stats["used_bytes"] > stats["budget_bytes"]  # over budget, and that is fine while nothing else needs room
+
+
+def test_the_oversized_model_goes_when_another_model_needs_the_room():
+    cache = ModelCache(1000)
+    big = Model("big", 1500)
+    with cache.use("big", lambda: big):
+        pass
+    assert cache.keys() == ["big"] and not big.released
+    with cache.use("small", lambda: Model("small", 100)):
+        pass
+    assert cache.keys() == ["small"] and big.released
+
+
+def test_budget_may_be_resolved_lazily_from_the_device():
+    calls = []
+    cache = ModelCache(lambda: calls.append(1) or 500)
+    assert not calls  # nothing asked at construction (asking the GPU imports torch)
+    with cache.use("a", lambda: Model("a", 400)):
+        pass
+    with cache.use("b", lambda: Model("b", 400)):
+        pass
+    assert cache.keys() == ["b"] and calls == [1] and cache.stats()["budget_bytes"] == 500
+
+
+def test_auto_budget_leaves_headroom_on_a_gpu_and_uses_half_the_ram_on_cpu():
+    from models.devices import GIB, auto_budget_bytes, cache_budget_bytes
+
+    t4 = 15 * GIB
+    assert auto_budget_bytes("cuda", t4) == t4 - int(t4 * 0.15)  # 12.75 GiB: SDXL-Turbo (~7 GB) fits
+    assert auto_budget_bytes("cuda", 8 * GIB) == 8 * GIB - int(1.5 * GIB)  # at least 1.5 GiB headroom
+    assert auto_budget_bytes("cpu", 16 * GIB) == 8 * GIB
+    assert cache_budget_bytes("2.5", "cuda") == int(2.5 * GIB)
+    with pytest.raises(ValueError, match="GATEWAY_CACHE_BUDGET_GB"):
+        cache_budget_bytes("lots", "cpu")

@@ -113,3 +113,24 @@ def test_png_provenance_round_trip(astronaut):
     assert recipe_from_png(data) == {"seed": 7, "prompt": "a fox — ünïcode"}
     assert png_text(data)["parameters"].startswith("a fox")
     assert Image.open(io.BytesIO(data)).size == (512, 512)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
+def test_fast_and_pillow_png_writers_agree(astronaut, mode, monkeypatch):
+    """The fpng path (RGB/RGBA at level ≤ 1) and Pillow's writer give the same pixels and the same text
+    chunks, placed before the image data; "L" masks always go through Pillow."""
+    import core.images as images
+
+    image = astronaut.convert(mode) if mode != "RGBA" else astronaut.copy()
+    if mode == "RGBA":
+        image.putalpha(Image.linear_gradient("L").resize(image.size))
+    text = {"gateway_recipe": '{"seed": 7, "prompt": "ünïcode ✓"}', "parameters": "a fox"}
+    fast = encode_png(image, text=text)
+    monkeypatch.setattr(images, "_fpng", lambda: None)
+    slow = encode_png(image, text=text)
+    for data in (fast, slow):
+        decoded = Image.open(io.BytesIO(data))
+        assert decoded.mode == mode and np.array_equal(np.asarray(decoded), np.asarray(image))
+        assert recipe_from_png(data)["prompt"] == "ünïcode ✓" and png_text(data)["parameters"] == "a fox"
+        assert data.index(b"tEXt") < data.index(b"IDAT") and data.index(b"iTXt") < data.index(b"IDAT")
+    assert (fast == slow) == (mode == "L")  # different encoders for colour images, the same one for masks

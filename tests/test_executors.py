@@ -136,3 +136,70 @@ def test_two_slots_run_two_models_at_once(slots):
     for t in threads:
         t.join(5)
     assert peak[0] == 2
+
+
+class _Probe(Backend):
+    """Reports the thread, niceness and a context variable seen while it runs."""
+
+    name = "probe"
+    capability = "upscale"
+
+    def run(self, handle, request):
+        import os
+
+        if request.text == "fail":
+            raise ZeroDivisionError("model bug")
+        seen.update(thread=threading.get_ident(), nice=os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
+                    var=_VAR.get("unset"))
+        return CapabilityResult(message="probed")
+
+
+seen: dict = {}
+_VAR = __import__("contextvars").ContextVar("request_var")
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="per-thread nice is Linux only")
+def test_model_runs_execute_at_a_lower_cpu_priority_with_the_callers_context():
+    import os
+
+    registry = Registry(ModelCache(2**30))
+    registry.add(Capability("upscale", "probe", backends=[_Probe()]))
+    registry.add(Capability("image_edit", "cheap", backends=[_Cheap()]))
+    executor = LocalExecutor(registry, model_slots=1, model_nice=5)
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    _VAR.set("from the request")
+    assert executor.run(CapabilityRequest("upscale", "go")).message == "probed"
+    assert seen["thread"] != threading.get_ident() and seen["nice"] == min(19, mine + 5)
+    assert seen["var"] == "from the request"  # Gradio's progress tracking rides on context variables
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine  # the request thread is untouched
+    with pytest.raises(ZeroDivisionError):
+        executor.run(CapabilityRequest("upscale", "fail"))
+    assert executor.run(CapabilityRequest("image_edit", "rotate")).message == "cheap done"
+
+
+def test_waiting_model_runs_are_bounded_and_cheap_work_still_runs():
+    from core.errors import ServerBusy
+
+    release, started = threading.Event(), threading.Event()
+    executor = _executor(release, started)
+    executor.slots.max_waiting = 2
+    threads = [threading.Thread(target=_catch, args=(executor.run, CapabilityRequest("upscale", str(i))))
+               for i in range(3)]
+    threads[0].start()
+    assert started.wait(5)
+    for t in threads[1:]:
+        t.start()
+    deadline = time.time() + 5
+    while executor.slots.waiting() < 2 and time.time() < deadline:
+        time.sleep(0.02)
+    assert executor.slots.waiting() == 2
+    t = time.perf_counter()
+    with pytest.raises(ServerBusy) as info:
+        executor.run(CapabilityRequest("upscale", "one too many"))
+    assert time.perf_counter() - t < 0.5 and info.value.code == "busy"
+    assert executor.run(CapabilityRequest("image_edit", "rotate")).message == "cheap done"
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert executor.slots.waiting() == 0
+    assert executor.run(CapabilityRequest("upscale", "later")).message == "slow done"  # the bound frees up

@@ -373,8 +373,13 @@ def test_describe_names_model_licence_and_safety(settings, tiny_dir):
     assert info["status"] == READY and info["model"] == str(tiny_dir / "sd")
     assert "weights licence not stated" in info["licence"] and "diffusers Apache-2.0" in info["licence"]
     default = capability(settings.replace(device="cpu")).backends[0].describe()
-    assert "Stability AI Community License" in default["licence"] and "TAESD" in default["licence"]
+    assert "stability.ai/license" in default["licence"] and "TAESD" in default["licence"]
     assert default["tiny_vae"] == "madebyollin/taesd"
+    # The GPU default is non-commercial, as its card says; the commercially usable preset says so too.
+    gpu = capability(settings.replace(device="cuda")).backends[0].licence
+    assert "sai-nc-community" in gpu and "non-commercial" in gpu
+    ssd = capability(settings.replace(device="cuda", t2i_model="segmind/SSD-1B")).backends[0].licence
+    assert "apache-2.0" in ssd and "commercial use allowed" in ssd
 
 
 def test_download_command_for_a_local_folder_downloads_nothing(settings, tiny_dir, capsys):

@@ -42,6 +42,7 @@ class Slow(Backend):
 
 @pytest.fixture
 def live(settings):
+    settings = settings.replace(owner_secret="live-test-secret")
     registry = build_registry(settings, ModelCache(2**30))
     registry.get("image_edit").backends[:] = [Slow(settings)]
     pipeline, store = make_pipeline(settings, registry=registry)
@@ -257,13 +258,15 @@ def test_capabilities_view_is_a_short_list_with_details_folded_and_renders_unkno
         {"name": "image_generation", "available": False, "note": "", "backends": [
             {"name": "diffusers", "status": "missing", "reason": "weights not in the cache",
              "fix": "python -m models.download image_generation", "licence": "MIT"}]}],
-        "router": {"classifier": "rules + words"}, "runtime": {"executor": "ray", "workers": 2}}
+        "router": {"classifier": "rules + words"},
+        "runtime": {"executor": "ray", "workers": 2, "warnings": ["the GPU is not visible to torch"]}}
     html = render_capabilities(listing)
     assert "<table" not in html and html.count("<details") == 4
     assert "✅ <b>Upscaling</b> <small>by ncnn</small>" in html
     assert "⛔ <b>Image generation</b> <small>not set up here</small>" in html
     assert "<code>python -m models.download image_generation</code>" in html
     assert "<b>Runtime</b>" in html and "<b>executor</b>: ray" in html
+    assert html.index("⚠️ the GPU is not visible to torch") < html.index("<b>Runtime</b>")  # not folded away
 
 
 def test_session_labels_say_what_the_number_is():

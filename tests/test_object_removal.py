@@ -156,12 +156,16 @@ def test_rgba_keeps_its_alpha(settings, cat_with_object):
 
 
 # ---- clarifications and refusals -------------------------------------------------------------------------------
-def test_without_mask_or_grounding_model_it_asks_for_the_brush(settings, cat_with_object):
+def test_without_mask_or_a_finder_that_sees_it_it_asks_for_the_brush(settings, cat_with_object):
     spoiled, _, _ = cat_with_object
     registry = _registry(settings.replace(object_removal_grounding_model=""))
-    named = registry.run(_request(spoiled, "remove the cat on the left"))
+    named = registry.run(_request(spoiled, "remove the person on the left"))  # a cat photo: no face anywhere
     assert named.type == "clarification" and named.metadata["open_brush"] is True
-    assert named.metadata["reason"] == "no_grounding_model" and "cat" in named.message and not named.images
+    assert named.metadata["reason"] == "target_not_found" and "person" in named.message and not named.images
+    backend = _backend(registry, "opencv")
+    backend.finder = None  # neither CLIPSeg weights nor the embedded finder
+    blind = registry.run(_request(spoiled, "remove the cat on the left"), backend=backend)
+    assert blind.metadata["reason"] == "no_grounding_model" and "cat" in blind.message and not blind.images
     unnamed = registry.run(_request(spoiled, "erase it"))
     assert unnamed.type == "clarification" and unnamed.metadata["open_brush"] is True
 
@@ -269,3 +273,65 @@ def test_lama_backend_loads_a_checkpoint_through_spandrel(settings, cat_with_obj
     out, before = np.asarray(result.images[0].image), np.asarray(small)
     hole = masks.dilate(np.asarray(small_mask) > 0, settings.object_removal_dilate_px)
     assert (out[~hole] == before[~hole]).all() and (out[hole] != before[hole]).any()
+
+
+@pytest.mark.slow
+def test_the_default_lama_checkpoint_layout_loads_without_running_its_pickled_classes(tmp_path):
+    """big-lama.ckpt as the LaMa authors (and lllyasviel/Annotators) ship it: a Lightning checkpoint whose
+    `state_dict` holds `generator.model.*` beside discriminator and loss weights, and whose pickle names classes
+    (callbacks, configs) that are not installed here. Built with random weights in exactly that layout."""
+    import sys
+    import types
+
+    import torch
+    from spandrel import MaskedImageModelDescriptor, ModelLoader
+    from spandrel.architectures.LaMa import LaMa
+
+    from models.object_removal.lama_backend import load_lama
+
+    fake = types.ModuleType("fake_lightning_callbacks")
+
+    class ModelCheckpoint:  # a stand-in for pytorch_lightning's, unimportable when the file is read
+        def __init__(self):
+            self.best_model_path = "/train/best.ckpt"
+
+    class DictConfig:
+        def __init__(self):
+            self.content = {"generator": {"kind": "ffc_resnet"}}
+
+    for cls in (ModelCheckpoint, DictConfig):
+        cls.__module__ = fake.__name__
+        cls.__qualname__ = cls.__name__
+        setattr(fake, cls.__name__, cls)
+    sys.modules[fake.__name__] = fake
+    torch.manual_seed(0)
+    generator = LaMa(in_nc=4, out_nc=3).model
+    state = {f"generator.{k}": v for k, v in generator.state_dict().items()}
+    state["discriminator.model0.0.weight"] = torch.zeros(64, 3, 4, 4)
+    state["loss_resnet_pl.impl.conv1.weight"] = torch.zeros(8, 3, 3, 3)
+    path = tmp_path / "lama.ckpt"
+    try:
+        torch.save({"epoch": 39, "global_step": 1000, "pytorch-lightning_version": "1.2.9", "state_dict": state,
+                    "callbacks": {ModelCheckpoint: {"best_model_score": torch.tensor(1.0)}},
+                    "hyper_parameters": {"config": DictConfig()}}, path)
+    finally:
+        del sys.modules[fake.__name__]
+    del generator, state
+    with pytest.raises(Exception, match="forbidden"):  # why the default needs our reader: spandrel's own refuses
+        ModelLoader().load_from_file(str(path))
+    descriptor = load_lama(path, "cpu")
+    assert isinstance(descriptor, MaskedImageModelDescriptor) and descriptor.architecture.id == "LaMa"
+    with torch.inference_mode():
+        out = descriptor(torch.rand(1, 3, 64, 64), (torch.rand(1, 1, 64, 64) > 0.5).float())
+    assert out.shape == (1, 3, 64, 64) and torch.isfinite(out).all()
+
+
+def test_the_default_lama_source_is_the_authors_checkpoint_in_a_preloadable_repo(settings):
+    from models.object_removal import capability
+
+    lama = capability(settings).backends[0]
+    assert settings.object_removal_model == "lllyasviel/Annotators/lama.ckpt"
+    files = {(spec.repo_id, f) for spec in lama.weight_files("cuda") for f in spec.files}
+    assert ("lllyasviel/Annotators", "lama.ckpt") in files
+    assert ("CIDAS/clipseg-rd64-refined", "pytorch_model.bin") in files  # the text grounding model too
+    assert "Apache-2.0" in lama.licence and "advimman/lama" in lama.licence

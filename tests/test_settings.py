@@ -10,11 +10,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_environment_overrides_and_types():
-    s = Settings.from_env({"GATEWAY_PORT": "9000", "GATEWAY_CACHE_BUDGET_GB": "1.5", "GATEWAY_ALLOW_DOWNLOADS": "yes",
+    s = Settings.from_env({"GATEWAY_PORT": "9000", "GATEWAY_CACHE_BUDGET_GB": "1.5", "GATEWAY_ALLOW_DOWNLOADS": "no",
                            "GATEWAY_DATA_DIR": "/tmp/x", "UNRELATED": "1"})
-    assert s.port == 9000 and s.cache_budget_gb == 1.5 and s.allow_downloads is True
+    assert s.port == 9000 and s.cache_budget_gb == "1.5" and s.allow_downloads is False
     assert s.data_dir == Path("/tmp/x") and s.db_path == Path("/tmp/x/gateway.sqlite3")
-    assert Settings.from_env({}).port == 7860
+    defaults = Settings.from_env({})
+    # No listen address of our own (Gradio's defaults apply), downloads on, no public secret, budget from the device.
+    assert defaults.host == "" and defaults.port == 0 and defaults.allow_downloads is True
+    assert defaults.owner_secret == "" and defaults.cache_budget_gb == "auto"
 
 
 def test_bad_values_name_the_variable():

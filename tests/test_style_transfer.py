@@ -450,3 +450,31 @@ def test_importing_the_capability_loads_no_heavy_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=str(__import__('pathlib').Path(__file__).resolve().parent.parent))
     assert out.stdout.strip() == "[]"
+
+
+def test_fused_style_network_matches_the_shipped_one_and_is_the_one_used():
+    """fuse.py rewrites the 18 spelled-out conditional instance norms into InstanceNormalization; the
+    engine must run that graph, and its output must equal the shipped network's for a blend of styles."""
+    import onnx
+    import onnxruntime as ort
+
+    from models.style_transfer.fuse import fused_model_bytes
+
+    path = engine.model_dir() / "multistyle26.onnx"
+    data, fused = fused_model_bytes(path)
+    assert fused == 18
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    shipped = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    rewritten = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    ops = {n.op_type for n in onnx.load_from_string(data).graph.node}
+    assert "InstanceNormalization" in ops and "Pow" not in ops and "Sqrt" not in ops
+    x = np.random.default_rng(0).random((1, 3, 96, 128), dtype=np.float32)
+    weights = np.zeros(26, np.float32)
+    weights[[3, 11]] = 0.5
+    inputs = {"image": x, "style_weights": weights}
+    assert np.abs(shipped.run(None, inputs)[0] - rewritten.run(None, inputs)[0]).max() < 1e-4
+    # The engine the backend loads runs the rewritten graph: bit-identical to it, not to the shipped one.
+    used = engine.load_engine("cpu", threads=1)._sessions["multistyle26"].run(None, inputs)[0]
+    assert np.array_equal(used, rewritten.run(None, inputs)[0])
+    assert not np.array_equal(used, shipped.run(None, inputs)[0])

@@ -14,84 +14,78 @@ import copy
 
 import gradio as gr
 from gradio import processing_utils
-from gradio.data_classes import FileData, GradioRootModel, ListFiles
 
+from ui.api_inputs import InvalidFiles, api_files
 from ui.handlers import Handlers
 
 
-class JSONObject(gr.JSON):
+def api_json_object(label: str) -> gr.JSON:
     """A JSON input whose API schema is a JSON object. gr.JSON describes itself as `{"type": {}}`, which is not
-    valid JSON Schema, and MCP clients that check a tool's schema refuse to call the tool."""
-
-    @classmethod
-    def get_block_name(cls) -> str:
-        return "json"  # drawn by the browser as the ordinary JSON component
-
-    def api_info(self) -> dict:
-        return {"type": "object", "additionalProperties": True, "description": "a JSON object"}
+    valid JSON Schema, and MCP clients that check a tool's schema refuse to call the tool. (The instance is
+    adjusted rather than subclassed: Gradio writes a `.pyi` file next to a module that subclasses a component.)"""
+    component = gr.JSON(label=label)
+    component.api_info = lambda: {"type": "object", "additionalProperties": True, "description": "a JSON object"}
+    return component
 
 
-class _FilesOrDataURLs(GradioRootModel):
-    root: list[FileData | str]
+def agent_files(label: str) -> gr.File:
+    """`api_files(label, "multiple")` for MCP agents: images may also come as `data:image/…;base64` URLs.
 
+    Closes two gaps of Gradio's MCP bridge for file lists: it turns the schema's files into URL strings but leaves
+    `"$ref": "#/$defs/FileData"` pointing at nothing (MCP clients then refuse the tool), and it converts URL
+    strings back into files only for single-file inputs, so a list arrives as plain strings."""
+    component = api_files(label, "multiple")
+    checked_preprocess = component.preprocess
+    schema = _resolve_refs(component.api_info())
 
-class FileList(gr.File):
-    """Several files in, for scripts (uploaded files) and MCP agents (images as `data:` URLs).
-
-    Two gaps of Gradio's MCP bridge are closed here: it leaves `"$ref": "#/$defs/FileData"` pointing at nothing in
-    the schema of a file list (MCP clients then refuse the tool), and it converts URL strings to files only for
-    single-file inputs, so a list arrives as plain strings."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, file_count="multiple", **kwargs)
-        self.data_model = _FilesOrDataURLs
-
-    @classmethod
-    def get_block_name(cls) -> str:
-        return "file"
-
-    def api_info(self) -> dict:
-        schema = ListFiles.model_json_schema()
-        defs = schema.pop("$defs", {})
-
-        def resolve(node):
-            if isinstance(node, dict):
-                ref = node.get("$ref", "")
-                if ref.startswith("#/$defs/") and ref.split("/")[-1] in defs:
-                    return resolve(copy.deepcopy(defs[ref.split("/")[-1]]))
-                return {k: resolve(v) for k, v in node.items()}
-            if isinstance(node, list):
-                return [resolve(item) for item in node]
-            return node
-
-        schema = resolve(schema)
-        schema["additional_description"] = schema.pop("description", None)
-        return schema
-
-    def preprocess(self, payload):
-        if payload is None:
-            return None
+    def preprocess(payload):
+        if not isinstance(payload, list) or not any(isinstance(item, str) for item in payload):
+            return checked_preprocess(payload)
         paths = []
-        for item in payload.root:
+        for item in payload:
             if isinstance(item, str):
                 if not item.startswith("data:image/"):
-                    raise gr.Error("Pass images as uploaded files or as data:image/…;base64 URLs.")
-                paths.append(processing_utils.save_base64_to_cache(item, self.GRADIO_CACHE))
-            else:
-                paths.append(self._process_single_file(item))
+                    return InvalidFiles(label, "must be images as data:image/…;base64 URLs, or uploaded files")
+                paths.append(processing_utils.save_base64_to_cache(item, component.GRADIO_CACHE))
+                continue
+            files = checked_preprocess([item])
+            if isinstance(files, InvalidFiles):
+                return files
+            paths += files
         return paths
+
+    component.preprocess = preprocess
+    component.api_info = lambda: schema
+    return component
+
+
+def _resolve_refs(schema: dict) -> dict:
+    schema = copy.deepcopy(schema)
+    defs = schema.pop("$defs", {})
+
+    def resolve(node):
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/") and ref.split("/")[-1] in defs:
+                return resolve(copy.deepcopy(defs[ref.split("/")[-1]]))
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)
 
 
 def api_endpoints(handlers: Handlers, limit: int, chat_queue: str) -> None:
     """Named endpoints for scripts and MCP clients, on hidden components (files in and out as real files)."""
     with gr.Column(visible=False):
         message = gr.Textbox(label="message")
-        images = gr.File(label="images", file_count="multiple", type="filepath")
-        agent_images = FileList(label="images", type="filepath")
-        mask = gr.File(label="mask", file_count="single", type="filepath")
+        images = api_files("images", "multiple")
+        agent_images = agent_files("images")
+        mask = api_files("mask", "single")
         session_id = gr.Textbox(label="session_id")
         owner = gr.Textbox(label="owner")
-        context = JSONObject(label="context")
+        context = api_json_object("context")
         image_id = gr.Textbox(label="image_id")
         response = gr.JSON(label="response")
         files_out = gr.File(label="images", file_count="multiple")
@@ -194,6 +188,10 @@ def api_endpoints(handlers: Handlers, limit: int, chat_queue: str) -> None:
             return handlers.api_get_image(image_id, owner, request)
         except GatewayError as exc:
             raise gr.Error(f"{exc.code}: {exc.message}") from None
+        except Exception:  # noqa: BLE001 - a coded message, never a traceback
+            from ui.handlers import _internal_error
+
+            raise gr.Error(f"gateway_error: {_internal_error('get_image').message}") from None
 
     def capabilities():
         """What this server can do: every capability, its backends, whether each can run here and why not, and

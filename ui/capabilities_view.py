@@ -3,7 +3,7 @@
 One line per capability a person can read in a narrow column — a mark, its name, the backend that will run it
 — with the details (every backend, its status, licence, and for what cannot run, why and the exact fix) folded
 under it. Whatever else `/capabilities` returns (the router, the runtime…) is shown generically, folded, so a
-new block appears without a change here.
+new block appears without a change here; a block's `warnings` stay visible.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def _capability(cap: dict) -> str:
 
 def _generic(key: str, value) -> str:
     title = key.replace("_", " ").capitalize()
+    warnings = value.get("warnings") if isinstance(value, dict) else None
+    shown = "".join(f"<p>⚠️ {html.escape(str(w))}</p>" for w in warnings or [])  # never folded away
     if isinstance(value, dict):
         items = "".join(f"<li><b>{html.escape(str(k))}</b>: {html.escape(_short(v))}</li>" for k, v in value.items()
                         if v not in (None, "", [], {}))
@@ -56,7 +58,7 @@ def _generic(key: str, value) -> str:
         body = "<ul>" + "".join(f"<li>{html.escape(_short(v))}</li>" for v in value) + "</ul>"
     else:
         body = f"<p>{html.escape(_short(value))}</p>"
-    return f"<details class='gw-cap'><summary>⚙️ <b>{html.escape(title)}</b></summary>{body}</details>"
+    return f"{shown}<details class='gw-cap'><summary>⚙️ <b>{html.escape(title)}</b></summary>{body}</details>"
 
 
 def _short(value) -> str:

@@ -5,7 +5,10 @@ else the logged-in user name, else a random token kept in `gr.BrowserState`) and
 token they pass). Every handler resolves the owner
 first and only ever asks the store for that owner's data, so no endpoint can list, read or delete another
 owner's sessions or images. Files handed back to Gradio are links to the stored PNGs under names derived from
-the owner and the server secret; Gradio copies them into its cache and serves only those copies.
+the owner and the server secret, kept in this instance's export folder (inside Gradio's own cache, so Gradio
+serves them where they are); deleting a session removes the owner's exports of the images it no longer has,
+so no URL handed out for them keeps working. API inputs pass `pipeline.schema` (and `ui.api_inputs`) first:
+a malformed value is an `invalid_input` reply naming the field, and nothing is stored.
 """
 
 from __future__ import annotations
@@ -14,25 +17,30 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 
-from core.errors import GatewayError
-from pipeline.identity import new_browser_token, owner_from_token, owner_from_user
+from core.errors import GatewayError, InvalidInput, NotFound
+from pipeline.identity import export_key, new_browser_token, owner_from_token, owner_from_user
+from pipeline.response import ERROR, Response
+from pipeline.schema import check_context, check_id_text
+from ui.api_inputs import InvalidFiles
 from ui.render import render_history
 
 log = logging.getLogger(__name__)
 
 
 class Handlers:
-    def __init__(self, settings, pipeline, store, registry, router=None):
+    def __init__(self, settings, pipeline, store, registry, router=None, export_dir=None):
         self.settings = settings
         self.pipeline = pipeline
         self.store = store
         self.registry = registry
         self.router = router
-        self._export_dir = Path(tempfile.gettempdir()) / "gateway-export"
+        self._export_dir = Path(export_dir) if export_dir else Path(settings.data_dir) / "exports"
+        self._export_key = export_key(settings.owner_secret)  # derived: the secret itself never names a file
 
     # ---- identity ------------------------------------------------------------------------------------
     def browser_owner(self, state: dict | None, request=None, profile=None) -> tuple[str, dict]:
@@ -62,8 +70,7 @@ class Handlers:
         its name; the content hash is the public image id, so the name is what keeps another owner who learns
         an id from guessing the URL."""
         path = Path(path)
-        name = hmac.new(self.settings.owner_secret.encode(), f"{owner}:{path.name}".encode(), hashlib.sha256).hexdigest()[:40]
-        target = self._export_dir / f"{name}{path.suffix}"
+        target = self._export_path(owner, path)
         if not target.exists():
             self._export_dir.mkdir(parents=True, exist_ok=True)
             try:
@@ -75,6 +82,24 @@ class Handlers:
                 shutil.copyfile(path, tmp)
                 os.replace(tmp, target)
         return str(target)
+
+    def _export_path(self, owner: str, path: Path) -> Path:
+        name = hmac.new(self._export_key.encode(), f"{owner}:{path.name}".encode(), hashlib.sha256).hexdigest()[:40]
+        return self._export_dir / f"{name}{path.suffix}"
+
+    def delete_session(self, session_id: str, owner: str) -> bool:
+        """Delete the session and every exported copy of the images the owner no longer has anywhere."""
+        try:
+            images = self.store.images_of_session(session_id, owner)
+        except NotFound:
+            return False
+        deleted = self.store.delete_session(session_id, owner)
+        for image in images:
+            try:
+                self.store.get_image(image.id, owner)  # still in another of the owner's sessions: keep its URL
+            except NotFound:
+                self._export_path(owner, image.path).unlink(missing_ok=True)
+        return deleted
 
     # ---- browser: what the page shows (the live chat flow is ui/live.py) ---------------------------------------
     def history(self, owner: str, session_id: str) -> list[dict]:
@@ -98,60 +123,72 @@ class Handlers:
     def api_chat(self, message, images, mask, session_id, owner, context, request=None, progress=None):
         try:
             owner_id = self.api_owner(owner, request)
+            public = check_context(context)  # typed before anything else: invalid_input names the field
+            paths = [_file_path(f) for f in _files(images, "images")]
+            mask_path = _file_path(_files(mask, "mask")[0]) if mask else None
         except GatewayError as exc:
-            return _api_error(exc), []
-        from pipeline.process import CONTEXT_KEYS
-
-        context = {k: v for k, v in (context or {}).items() if k in CONTEXT_KEYS}
-        context["owner"] = owner_id
-        if mask:
-            context["mask"] = _file_path(mask)
-        if progress is not None:
-            context["progress"] = progress
-        paths = [_file_path(f) for f in (images or [])]
-        response = self.pipeline.process_message(message or "", session_id or "", paths, context)
-        out = response.to_dict()
-        for img in out["data"]["images"]:
-            img.pop("path", None)  # server paths stay on the server; the files come as the second output
-        return out, [self.exportable(img.path, owner_id) for img in response.images]
+            return _api_reply(exc), []
+        try:
+            public["owner"] = owner_id
+            public.update(_forwarded_credentials(request))
+            if mask_path:
+                public["mask"] = mask_path
+            if progress is not None:
+                public["progress"] = progress
+            response = self.pipeline.process_message(message or "", session_id or "", paths, public)
+            out = response.to_dict()
+            for img in out["data"]["images"]:
+                img.pop("path", None)  # server paths stay on the server; the files come as the second output
+            return out, [self.exportable(img.path, owner_id) for img in response.images]
+        except Exception:  # noqa: BLE001 - a coded reply, never a traceback, reaches the caller
+            return _api_reply(_internal_error("chat")), []
 
     def api_list_sessions(self, owner, request=None):
-        try:
+        def run():
             owner_id = self.api_owner(owner, request)
-        except GatewayError as exc:
-            return _api_error(exc)
-        return [{"session_id": s.id, "title": s.title, "created_at": s.created_at, "updated_at": s.updated_at,
-                 "message_count": s.message_count} for s in self.store.list_sessions(owner_id)]
+            return [{"session_id": s.id, "title": s.title, "created_at": s.created_at, "updated_at": s.updated_at,
+                     "message_count": s.message_count} for s in self.store.list_sessions(owner_id)]
+        return _guarded("list_sessions", run)
 
     def api_get_session(self, session_id, owner, request=None):
-        try:
+        def run():
             owner_id = self.api_owner(owner, request)
-            rows = self.store.history(session_id or "", owner_id, limit=10**9)
-        except GatewayError as exc:
-            return _api_error(exc)
-        return {"session_id": session_id, "messages": [
-            {"message_id": r.id, "role": r.role, "content": r.content, "created_at": r.created_at,
-             "metadata": r.metadata,
-             "images": [{"id": i.id, "sha256": i.id, "width": i.width, "height": i.height, "mime": i.mime,
-                         "parent_ids": i.parent_ids, "recipe": i.recipe} for i in r.images]} for r in rows]}
+            sid = check_id_text(session_id, "session_id")
+            rows = self.store.history(sid, owner_id, limit=10**9)
+            return {"session_id": sid, "messages": [
+                {"message_id": r.id, "role": r.role, "content": r.content, "created_at": r.created_at,
+                 "metadata": r.metadata,
+                 "images": [{"id": i.id, "sha256": i.id, "width": i.width, "height": i.height, "mime": i.mime,
+                             "parent_ids": i.parent_ids, "recipe": i.recipe} for i in r.images]} for r in rows]}
+        return _guarded("get_session", run)
 
     def api_delete_session(self, session_id, owner, request=None):
-        try:
+        def run():
             owner_id = self.api_owner(owner, request)
-        except GatewayError as exc:
-            return _api_error(exc)
-        return {"deleted": self.store.delete_session(session_id or "", owner_id)}
+            return {"deleted": self.delete_session(check_id_text(session_id, "session_id"), owner_id)}
+        return _guarded("delete_session", run)
 
     def api_get_image(self, image_id, owner, request=None):
         owner_id = self.api_owner(owner, request)
-        row = self.store.get_image(image_id or "", owner_id)  # NotFound for anybody else's image
+        row = self.store.get_image(check_id_text(image_id, "image_id"), owner_id)  # NotFound for anybody else's
         return self.exportable(row.path, owner_id)
 
     def api_capabilities(self):
-        listing = self.registry.describe()
+        from models import runtime
+
+        out = {"capabilities": self.registry.describe()}
         if self.router is not None and hasattr(self.router, "describe"):
-            return {"capabilities": listing, "router": self.router.describe()}
-        return {"capabilities": listing}
+            out["router"] = self.router.describe()
+        out["runtime"] = runtime.block(self.settings, self.registry)  # the start-up block: device, weights…
+        return _without_server_paths(out)
+
+
+def _forwarded_credentials(request) -> dict:
+    """The caller's ZeroGPU quota token (`x-ip-token`, set by Hugging Face in front of a Space), which a remote
+    worker on ZeroGPU bills the run to; passed to the pipeline as a credential, never stored."""
+    headers = getattr(request, "headers", None)
+    token = headers.get("x-ip-token") if headers is not None and hasattr(headers, "get") else None
+    return {"x_ip_token": token} if token else {}
 
 
 def session_label(title: str, message_count: int) -> str:
@@ -162,6 +199,52 @@ def session_label(title: str, message_count: int) -> str:
 
 def _api_error(exc: GatewayError) -> dict:
     return {"type": "error", "message": exc.message, "error": exc.to_dict()}
+
+
+def _api_reply(exc: GatewayError) -> dict:
+    """A chat error in the shape of every chat reply (nothing was stored: no session, no message id)."""
+    return Response(session_id="", message_id=None, type=ERROR, message=exc.message, error=exc.to_dict(),
+                    suggestions=list(exc.suggestions)).to_dict()
+
+
+def _internal_error(endpoint: str) -> GatewayError:
+    error_id = uuid.uuid4().hex[:12]
+    log.exception("error %s in the %s endpoint", error_id, endpoint)
+    error = GatewayError(f"Something went wrong on our side (error id {error_id}); please try again.")
+    error.details["error_id"] = error_id
+    return error
+
+
+def _guarded(endpoint: str, run):
+    try:
+        return run()
+    except GatewayError as exc:
+        return _api_error(exc)
+    except Exception:  # noqa: BLE001 - a coded reply, never a traceback, reaches the caller
+        return _api_error(_internal_error(endpoint))
+
+
+def _files(value, field: str) -> list:
+    if isinstance(value, InvalidFiles):
+        raise InvalidInput(f"`{value.field}` {value.problem}.", details={"field": value.field})
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+# An absolute path on this server (/home/…, /work/…/file.jsonl), not a URL and not `owner/repo/file`.
+_SERVER_PATH = re.compile(r"(?<![\w:/.~-])/(?:[\w.@+-]+/)+[\w.@+-]+")
+
+
+def _without_server_paths(value):
+    """The capabilities listing with absolute server paths cut down to their file name."""
+    if isinstance(value, str):
+        return _SERVER_PATH.sub(lambda m: m.group(0).rsplit("/", 1)[-1], value)
+    if isinstance(value, list):
+        return [_without_server_paths(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_server_paths(v) for k, v in value.items()}
+    return value
 
 
 def _file_path(f) -> str:

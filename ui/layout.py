@@ -20,6 +20,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from pipeline.identity import browser_state_key
 from ui.api import api_endpoints
 from ui.capabilities_view import render_capabilities
 from ui.handlers import Handlers
@@ -94,7 +95,9 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
     board = live.board
     # Gradio keeps a copy of every file it served; drop copies older than a day (the store keeps the originals).
     with gr.Blocks(title="AI image gateway", delete_cache=(3600, 86400)) as demo:
-        state = gr.BrowserState({"token": "", "session_id": ""}, storage_key="gateway", secret=settings.owner_secret)
+        # Gradio sends BrowserState's key to every page: a one-way derived key, never the owner secret.
+        state = gr.BrowserState({"token": "", "session_id": ""}, storage_key="gateway",
+                                secret=browser_state_key(settings.owner_secret))
         ticket = gr.State("")
         with gr.Sidebar(label="Chats", open=True, elem_id="sidebar"):
             if hf_login_enabled(settings):
@@ -163,31 +166,40 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
             if strokes is not None:
                 live.paint(owner, live.look_at(st, owner, request), strokes)
 
-        def on_send(value, st, brush_value, request: gr.Request, profile: gr.OAuthProfile | None):
+        def signed_in(token):
+            """The signed-in person's Hugging Face token, for backends that call Hugging Face on their behalf."""
+            return {"hf_token": getattr(token, "token", None)}
+
+        def on_send(value, st, brush_value, request: gr.Request, profile: gr.OAuthProfile | None,
+                    token: gr.OAuthToken | None):
             owner, st = live.identity(st, request, profile)
             take_strokes(owner, st, request, brush_value)
             value = value or {}
-            run = live.send(value.get("text", ""), value.get("files") or [], st, owner, request)
+            run = live.send(value.get("text", ""), value.get("files") or [], st, owner, request,
+                            credentials=signed_in(token))
             return sent(st, run, owner, live.look_at(st, owner, request))
 
-        def on_chip(evt: gr.SelectData, st, request: gr.Request, profile: gr.OAuthProfile | None):
+        def on_chip(evt: gr.SelectData, st, request: gr.Request, profile: gr.OAuthProfile | None,
+                    token: gr.OAuthToken | None):
             owner, st = live.identity(st, request, profile)
             message, context = parse_chip(evt.value)
             chat = live.look_at(st, owner, request)
             if context.get("ui") == "brush":  # "Erase by painting": open the brush on that image, send nothing
                 return (st, "", gr.skip(), gr.skip(), gr.skip(), gr.skip(),
                         *brush_updates(live.open_brush(owner, chat, context.get("image_id"))))
-            run = live.send(message, [], st, owner, request, context)
+            run = live.send(message, [], st, owner, request, context, credentials=signed_in(token))
             return (*sent(st, run, owner, chat), gr.skip(), gr.skip(), gr.skip())
 
-        def on_example(evt: gr.SelectData, st, request: gr.Request, profile: gr.OAuthProfile | None):
+        def on_example(evt: gr.SelectData, st, request: gr.Request, profile: gr.OAuthProfile | None,
+                       token: gr.OAuthToken | None):
             owner, st = live.identity(st, request, profile)
             value = evt.value or {}
             files = [f.get("path") if isinstance(f, dict) else f for f in value.get("files") or []]
-            run = live.send(value.get("text", ""), files, st, owner, request)
+            run = live.send(value.get("text", ""), files, st, owner, request, credentials=signed_in(token))
             return sent(st, run, owner, live.look_at(st, owner, request))
 
-        def on_erase(st, brush_value, request: gr.Request, profile: gr.OAuthProfile | None):
+        def on_erase(st, brush_value, request: gr.Request, profile: gr.OAuthProfile | None,
+                     token: gr.OAuthToken | None):
             owner, st = live.identity(st, request, profile)
             take_strokes(owner, st, request, brush_value)
             chat = live.look_at(st, owner, request)
@@ -195,7 +207,7 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
             if painted is None or painted.strokes is None:
                 return (st, "", gr.skip(), gr.skip(), gr.skip(), gr.skip(),
                         "**Paint over the object first**, then press the button.")
-            run = live.send(ERASE_PAINTED, [], st, owner, request)
+            run = live.send(ERASE_PAINTED, [], st, owner, request, credentials=signed_in(token))
             return (*sent(st, run, owner, chat), gr.skip())
 
         def on_run(tk, st, request: gr.Request, profile: gr.OAuthProfile | None):

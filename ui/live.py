@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 
 from core.errors import NotFound
+from pipeline.identity import export_key
+from ui.handlers import _forwarded_credentials as forwarded_credentials
 from ui.render import chip_value, render_history, render_response, run_messages
 from ui.runs import DONE, RUNNING, STOPPED, STOPPING, Painted, Run, RunBoard, new_draft
 
@@ -115,11 +117,15 @@ class LiveChat:
         return [{"label": "Erase by painting", "value": chip_value("", {"ui": "brush", "image_id": image.id})}]
 
     # ---- sending ----------------------------------------------------------------------------------------------
-    def send(self, text: str, files: list, state: dict, owner: str, request, context: dict | None = None) -> Run | None:
-        """Register a message and return its run (None when there is nothing to send)."""
+    def send(self, text: str, files: list, state: dict, owner: str, request, context: dict | None = None,
+             credentials: dict | None = None) -> Run | None:
+        """Register a message and return its run (None when there is nothing to send). `credentials` (the
+        signed-in person's Hugging Face token, the caller's ZeroGPU token) go to the pipeline, never to the store."""
         text = (text or "").strip()
         files = [f for f in files or [] if f]
         context = dict(context or {})
+        context.update(forwarded_credentials(request))
+        context.update({k: v for k, v in (credentials or {}).items() if v})
         if not text and not files and not context.get("image_ids"):
             return None
         chat = self.look_at(state, owner, request)
@@ -160,7 +166,7 @@ class LiveChat:
         context.update(owner=run.owner, progress=run.progress, cancel_event=run.cancel)
         response = self.pipeline.process_message(run.text, session_id, list(run.files), context)
         if response.message_id is None and not self.store.message_count(session_id, run.owner):
-            self.store.delete_session(session_id, run.owner)  # refused as the first message: no empty chat is left
+            self.handlers.delete_session(session_id, run.owner)  # refused as the first message: no empty chat is left
         return response
 
     def stop(self, state: dict, owner: str, request) -> list[Run]:
@@ -182,7 +188,7 @@ class LiveChat:
         session_id = self.board.session_of(chat)
         if session_id:
             self.board.stop(owner, chat)
-            self.store.delete_session(session_id, owner)
+            self.handlers.delete_session(session_id, owner)  # also withdraws the image URLs handed out for it
             self.board.close_brush(owner, chat)
         return self.new_chat(state, owner, request)
 
@@ -212,8 +218,8 @@ class LiveChat:
         painted.strokes = strokes
         painted.strokes_path = None
         if strokes is not None:
-            name = hmac.new(self.handlers.settings.owner_secret.encode(), f"{owner}:{chat}:{painted.image_id}".encode(),
-                            hashlib.sha256).hexdigest()[:40]
+            key = export_key(self.handlers.settings.owner_secret)  # derived: the secret itself never names a file
+            name = hmac.new(key.encode(), f"{owner}:{chat}:{painted.image_id}".encode(), hashlib.sha256).hexdigest()[:40]
             self._brush_dir.mkdir(parents=True, exist_ok=True)
             path = self._brush_dir / f"{name}.png"
             tmp = path.with_suffix(".part")

@@ -9,6 +9,7 @@ session class the configured folder as its home instead of mutating process-wide
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,21 +141,24 @@ class GrabCutBackend(Backend):
     capability = CAPABILITY
     embedded = True
     licence = ("no weights: OpenCV GrabCut (Apache-2.0), dlib's built-in HOG face detector (Boost 1.0; "
-               "OpenCV's BSD Haar cascade without dlib), pymatting edge colours (MIT)")
+               "OpenCV's BSD Haar cascade without dlib)")
     description = ("Embedded, no download: GrabCut seeded by the detected faces (head-and-shoulders prior) or the "
                    "frame, with guided-filter soft edges. Good on portraits and objects on plain backgrounds; "
                    "subjects that fill the frame or busy scenes need the rembg backend.")
     estimated_bytes = 1 << 20
 
     def status(self) -> BackendStatus:
-        if absent := missing_modules("cv2", "numpy", "pymatting"):
+        if absent := missing_modules("cv2", "numpy"):
             return absent
         return BackendStatus(READY)
 
     def load(self, device: str):
         import cv2  # noqa: F401 - paying the imports here keeps the first request's timing honest
-        import pymatting  # noqa: F401
 
+        from models.background_removal.classical import _dlib_detector
+
+        if importlib.util.find_spec("dlib") is not None:
+            _dlib_detector()  # ~0.1 s to build; paid at load (or warm-up), not by the first request
         return "grabcut"
 
     def run(self, handle, request: CapabilityRequest):

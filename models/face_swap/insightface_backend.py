@@ -19,6 +19,7 @@ from models.contracts import BackendStatus, DOWNLOADABLE, MISSING, missing_modul
 from models.face_swap.flow import FaceSwapBackend
 from models.face_swap.selection import DetectedFace
 from models.face_swap.weights import fetch_file, fetch_pack, resolve_file, resolve_pack
+from models.hub import downloads_allowed
 
 ENABLE_FIX = ("set GATEWAY_FACE_SWAP_INSIGHTFACE_PACK=buffalo_l and GATEWAY_FACE_SWAP_SWAPPER_MODEL=<path to "
               "inswapper_128.onnx or <hub owner>/<repo>/inswapper_128.onnx>, then run "
@@ -100,7 +101,7 @@ class InsightFaceSwap(FaceSwapBackend):
         threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
         if threads > 0:  # the tests and benchmarks pin one thread; production keeps onnxruntime's default
             options.intra_op_num_threads = threads
-        allow = bool(getattr(self.settings, "allow_downloads", False))
+        allow = downloads_allowed(self.settings)
         pack = resolve_pack(self.settings.face_swap_insightface_pack)
         swapper_file = resolve_file(self.settings.face_swap_swapper_model)
         pack_dir = fetch_pack(pack) if (pack.folder is None and allow) else pack.folder

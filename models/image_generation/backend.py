@@ -3,8 +3,9 @@
 `status()` only looks at files (the local folder or the huggingface_hub cache) and never imports torch: the
 model from `GATEWAY_T2I_MODEL` (or the device default), the TAESD decoder and, when required, the safety
 checker. Missing weights give "missing" (hub offline, or a local folder that is absent or incomplete) or
-"downloadable", always with the exact command that fixes it. `load()` fetches missing weights only when
-`GATEWAY_ALLOW_DOWNLOADS` is on and then loads everything from local files. `run()` plans the request, generates,
+"downloadable", always with the exact command that fixes it. `load()` fetches missing weights on first use when
+downloads are allowed (`models.hub`: exactly the files needed, the fp16 variant on a GPU, progress in the reply)
+and then loads everything from local files. `run()` plans the request, generates,
 applies the safety check and returns images whose recipes and A1111 `parameters` chunks say how to make them
 again, with chips for regenerate / same seed / variations.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from core.errors import Cancelled
 from models.contracts import (Action, Backend, BackendStatus, CapabilityRequest, CapabilityResult, DOWNLOADABLE, MISSING, missing_modules, OutputImage, READY)
+from models.hub import downloads_allowed
 from models.image_generation import model_source as ms
 from models.image_generation.params import (REGENERATE, REGENERATE_EXACT, SAFETY_FEEDBACK, VARIATION,
                                             parse_generation_params)
@@ -62,9 +64,9 @@ class DiffusersGenerator(Backend):
     def device(self) -> str:
         return ms.likely_device(getattr(self.settings, "device", "auto"))
 
-    def model_ref(self) -> tuple[ms.ModelRef, bool]:
+    def model_ref(self, device: str | None = None) -> tuple[ms.ModelRef, bool]:
         configured = (getattr(self.settings, "t2i_model", "") or "").strip()
-        return ms.parse_model_ref(configured or ms.default_model(self.device())), not configured
+        return ms.parse_model_ref(configured or ms.default_model(device or self.device())), not configured
 
     def model_requirement(self) -> Requirement:
         ref, _ = self.model_ref()
@@ -72,9 +74,9 @@ class DiffusersGenerator(Backend):
         problems = tuple(ms.pipeline_problems(folder)) if folder else ()
         return Requirement("text-to-image model", ref, folder, problems)
 
-    def tiny_vae_requirement(self) -> Requirement | None:
-        ref, is_default = self.model_ref()
-        vae = ms.tiny_vae_ref(getattr(self.settings, "t2i_tiny_vae", "auto"), ref, is_default, self.device())
+    def tiny_vae_requirement(self, device: str | None = None) -> Requirement | None:
+        ref, is_default = self.model_ref(device)
+        vae = ms.tiny_vae_ref(getattr(self.settings, "t2i_tiny_vae", "auto"), ref, is_default, device or self.device())
         if vae is None:
             return None
         folder = ms.cached_folder(vae, "config.json")
@@ -150,7 +152,8 @@ class DiffusersGenerator(Backend):
         if ms.is_hub_offline():
             return MISSING, reason + " and the Hub is off (HF_HUB_OFFLINE)", \
                 f"run `{DOWNLOAD_COMMAND}` on a machine with internet access (same HF_HOME)"
-        return DOWNLOADABLE, reason, f"run `{DOWNLOAD_COMMAND}` (or set GATEWAY_ALLOW_DOWNLOADS=1)"
+        return DOWNLOADABLE, reason, (f"run `{DOWNLOAD_COMMAND}` (it downloads on first use when the Hub is reachable "
+                                      "and GATEWAY_ALLOW_DOWNLOADS is on)")
 
     @property
     def licence(self) -> str:  # of the weights, which is what restricts use
@@ -192,6 +195,26 @@ class DiffusersGenerator(Backend):
                 f"|compile={bool(getattr(self.settings, 't2i_compile', False))}")
 
     # ---- download and load ------------------------------------------------------------------------------------------
+    def _variant(self, device: str) -> str | None:
+        ref, _ = self.model_ref(device)
+        if device == "cpu" or (ref.preset is not None and not ref.preset.fp16_variant):
+            return None
+        return "fp16"  # half the download on a GPU (a repo without it falls back to its plain weights)
+
+    def weight_files(self, device: str) -> list:
+        """The preset's files for `device` plus the safety checker and the TAESD decoder, when known offline."""
+        from models.image_generation.fetch import known_pipeline_spec, known_single_model_spec
+
+        ref, _ = self.model_ref(device)
+        specs = [known_pipeline_spec(ref, self._variant(device))]
+        vae = self.tiny_vae_requirement(device)
+        if vae is not None:
+            specs.append(known_single_model_spec(vae.ref))
+        checker = (getattr(self.settings, "t2i_safety_checker", "") or "").strip()
+        if checker and self.safety_mode() != SAFETY_OFF:  # a preset ships no checker of its own
+            specs.append(known_single_model_spec(ms.parse_model_ref(checker)))
+        return [spec for spec in specs if spec is not None]
+
     def download(self) -> str:
         """Fetch the model, the TAESD decoder and the safety checker into the huggingface_hub cache."""
         from models.image_generation.fetch import fetch_pipeline, fetch_single_model
@@ -202,8 +225,7 @@ class DiffusersGenerator(Backend):
             done.append(f"{model.ref.local_path}: local folder, nothing to download"
                         + ("" if model.ok else f" (but it is not usable: {'; '.join(model.problems) or 'absent'})"))
         else:
-            variant = "fp16" if self.device() != "cpu" and model.ref.preset and model.ref.preset.fp16_variant else None
-            done.append(fetch_pipeline(model.ref, variant))
+            done.append(fetch_pipeline(model.ref, self._variant(self.device())))
             model = self.model_requirement()
         vae = self.tiny_vae_requirement()
         if vae is not None and not vae.ref.is_local:
@@ -219,7 +241,7 @@ class DiffusersGenerator(Backend):
 
         device = resolve_device(device or "auto")
         missing = [r for r in self.requirements() if not r.ok]
-        if missing and getattr(self.settings, "allow_downloads", False):
+        if missing and downloads_allowed(self.settings):
             self.download()
         model = self.model_requirement()
         if not model.ok:

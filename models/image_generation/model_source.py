@@ -5,13 +5,14 @@ diffusers folder (one with `model_index.json`). Empty means the device default: 
 GPU and a 1-step distilled SD model with the TAESD decoder on CPU. `folder_problems` checks that a diffusers
 folder (local, or a snapshot in the huggingface_hub cache) holds every component's config and weights, so a
 half-finished download is reported as missing instead of failing deep inside `from_pretrained`. Presets carry
-per-model defaults (steps, guidance) and the licence of the weights.
+per-model defaults (steps, guidance), the licence of the weights as their model card states it, and — for the
+repositories whose file lists were read off their Hub pages — exactly the files a download (and the README's
+`preload_from_hub`) fetches; `pipeline_files` makes the same choice for any other repository from its listing.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,13 @@ GPU_DEFAULT_MODEL = "stabilityai/sdxl-turbo"
 CPU_DEFAULT_MODEL = "stabilityai/sd-turbo"
 DEFAULT_SAFETY_CHECKER = "CompVis/stable-diffusion-safety-checker"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_STABILITY_COMMUNITY = ("Stability AI Community License (weights): free for research and for organisations under "
-                        "US$1M annual revenue; see the model card")
+# Licence labels quote the model cards (their YAML `license`/`license_name` and the card's own words).
+_SDXL_TURBO_LICENCE = ("sai-nc-community — Stability AI Non-Commercial Research Community License (weights, per the "
+                       "model card): non-commercial use only; the card: \u201cFor commercial use, please refer to "
+                       "https://stability.ai/license\u201d")
+_SD_TURBO_LICENCE = ("Stability AI licence (weights; the model card: \u201cFor commercial use, please refer to "
+                     "https://stability.ai/license\u201d)")
+_SSD_1B_LICENCE = "apache-2.0 (weights, per the segmind/SSD-1B model card): commercial use allowed"
 
 
 @dataclass(frozen=True)
@@ -32,16 +38,31 @@ class Preset:
     tiny_vae: str = ""  # the matching TAESD decoder on the hub
     fp16_variant: bool = False  # the repo ships *.fp16.safetensors (half the download on a GPU)
     approx_bytes: int = 0  # resident size in half precision
+    layout: str = ""  # "sdxl" / "sd" when the repo's diffusers files were checked on the Hub: exact file lists
+    commercial: bool = False  # the weights' licence allows commercial use
 
 
 PRESETS = {
-    "stabilityai/sd-turbo": Preset(1, 0.0, _STABILITY_COMMUNITY, "madebyollin/taesd", True, 2_600_000_000),
-    "stabilityai/sdxl-turbo": Preset(1, 0.0, _STABILITY_COMMUNITY, "madebyollin/taesdxl", True, 7_000_000_000),
-    "black-forest-labs/flux.1-schnell": Preset(4, 0.0, "Apache-2.0 (weights)", "madebyollin/taef1", False, 33_000_000_000),
-    "stabilityai/stable-diffusion-xl-base-1.0": Preset(30, 6.0, "CreativeML Open RAIL++-M (weights)", "madebyollin/taesdxl",
-                                                       True, 7_000_000_000),
-    "stable-diffusion-v1-5/stable-diffusion-v1-5": Preset(25, 7.0, "CreativeML Open RAIL-M (weights)", "madebyollin/taesd",
-                                                          True, 2_200_000_000),
+    "stabilityai/sd-turbo": Preset(1, 0.0, _SD_TURBO_LICENCE, "madebyollin/taesd", True, 2_600_000_000),
+    "stabilityai/sdxl-turbo": Preset(1, 0.0, _SDXL_TURBO_LICENCE, "madebyollin/taesdxl", True, 7_000_000_000,
+                                     layout="sdxl"),
+    # The commercially usable preset beside SDXL-Turbo: a distilled SDXL (half the UNet), ~4.5 GB in fp16.
+    "segmind/ssd-1b": Preset(20, 7.0, _SSD_1B_LICENCE, "madebyollin/taesdxl", True, 4_500_000_000, layout="sdxl",
+                             commercial=True),
+    "black-forest-labs/flux.1-schnell": Preset(4, 0.0, "apache-2.0 (weights, per the model card)", "madebyollin/taef1",
+                                               False, 33_000_000_000, commercial=True),
+    "stabilityai/stable-diffusion-xl-base-1.0": Preset(30, 6.0, "openrail++ — CreativeML Open RAIL++-M (weights, per the "
+                                                       "model card): commercial use allowed under its use restrictions",
+                                                       "madebyollin/taesdxl", True, 7_000_000_000, commercial=True),
+    "stable-diffusion-v1-5/stable-diffusion-v1-5": Preset(25, 7.0, "creativeml-openrail-m (weights, per the model card)",
+                                                          "madebyollin/taesd", True, 2_200_000_000, commercial=True),
+}
+COMMERCIAL_PRESET = "segmind/SSD-1B"
+SAFETY_CHECKER_FILES = ("config.json", "preprocessor_config.json", "model.safetensors")  # CompVis/…-safety-checker
+_TOKENIZER_FILES = ("merges.txt", "special_tokens_map.json", "tokenizer_config.json", "vocab.json")
+_LAYOUT_COMPONENTS = {
+    "sd": ("scheduler", "text_encoder", "tokenizer", "unet", "vae"),
+    "sdxl": ("scheduler", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "unet", "vae"),
 }
 TINY_VAE_LICENCE = "MIT (TAESD weights)"
 _FEW_STEP_NAMES = re.compile(r"turbo|lightning|lcm|schnell|hyper|distill", re.I)
@@ -73,6 +94,54 @@ class ModelRef:
     @property
     def preset(self) -> Preset | None:
         return PRESETS.get((self.repo_id or "").lower())
+
+
+def preset_files(preset: Preset, variant: str | None) -> tuple[str, ...] | None:
+    """The diffusers files of a preset whose layout was checked on the Hub (None when it was not)."""
+    components = _LAYOUT_COMPONENTS.get(preset.layout)
+    if components is None:
+        return None
+    infix = f".{variant}" if variant else ""
+    files = ["model_index.json"]
+    for name in components:
+        if name == "scheduler":
+            files.append("scheduler/scheduler_config.json")
+        elif name.startswith("tokenizer"):
+            files += [f"{name}/{f}" for f in _TOKENIZER_FILES]
+        elif name.startswith("text_encoder"):
+            files += [f"{name}/config.json", f"{name}/model{infix}.safetensors"]
+        else:
+            files += [f"{name}/config.json", f"{name}/diffusion_pytorch_model{infix}.safetensors"]
+    return tuple(files)
+
+
+def pipeline_files(listing: list[str], model_index: dict, variant: str | None) -> tuple[str, ...]:
+    """The files `from_pretrained(variant=…)` reads, picked from a repository's file listing: per component its
+    configs/tokenizer files and one weights set (the variant's safetensors, else plain safetensors, else .bin) —
+    never the single-file checkpoints, ONNX exports or other precisions beside them."""
+    files = ["model_index.json"]
+    for name, spec in model_index.items():
+        if name.startswith("_") or not isinstance(spec, list) or len(spec) != 2 or spec[0] is None:
+            continue
+        inside = [f for f in listing if f.startswith(name + "/") and f.count("/") == 1]
+        files += [f for f in inside if f.endswith((".json", ".txt", ".model")) and ".index.json" not in f]
+        files += _weights_choice(inside, variant)
+    return tuple(files)
+
+
+def _weights_choice(inside: list[str], variant: str | None) -> list[str]:
+    def is_variant(name: str, v: str) -> bool:
+        return f".{v}." in name or f".{v}-" in name
+
+    weights = [f for f in inside if f.endswith(_WEIGHT_SUFFIXES) or f.endswith(tuple(s + ".index.json" for s in _WEIGHT_SUFFIXES))]
+    plain = [f for f in weights if not re.search(r"\.(fp16|bf16|fp32|non_ema|ema)[.-]", f)]
+    groups = ([[f for f in weights if is_variant(f, variant)]] if variant else []) + [plain]
+    for group in groups:
+        for suffix in (".safetensors", ".bin"):
+            chosen = [f for f in group if suffix in f]
+            if chosen:
+                return chosen
+    return []
 
 
 def parse_model_ref(text: str) -> ModelRef:
@@ -114,8 +183,9 @@ def tiny_vae_ref(setting: str, model: ModelRef, using_default_model: bool, devic
 
 
 def is_hub_offline() -> bool:
-    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    from core.platform import hub_offline
+
+    return hub_offline()
 
 
 def cached_folder(ref: ModelRef, marker: str) -> Path | None:

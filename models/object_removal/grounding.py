@@ -13,7 +13,8 @@ from __future__ import annotations
 import threading
 
 from models.contracts import BackendStatus, DOWNLOADABLE, missing_modules, READY
-from models.weights import WeightSource, fetch, parse_weight_source, weight_status
+from models import hub
+from models.weights import WeightSource, fetch, known_hub_files, parse_weight_source, weight_status
 
 ENV_VAR = "GATEWAY_OBJECT_REMOVAL_GROUNDING_MODEL"
 LICENCE = "CLIPSeg weights (CIDAS/clipseg-rd64-refined): Apache-2.0 per the model card; code MIT"
@@ -42,7 +43,7 @@ class ClipSegGrounder:
 
     def available(self) -> bool:
         state = self.status().state
-        return state == READY or (state == DOWNLOADABLE and bool(self.settings.allow_downloads))
+        return state == READY or (state == DOWNLOADABLE and hub.downloads_allowed(self.settings))
 
     def describe(self) -> dict:
         st = self.status()
@@ -57,6 +58,11 @@ class ClipSegGrounder:
     def cache_key(self) -> str:
         return f"object_removal/clipseg:{self.settings.object_removal_grounding_model}"
 
+    def weight_files(self) -> list:
+        source = self.source()
+        spec = known_hub_files(source) if source is not None else None
+        return [spec] if spec is not None else []
+
     def download(self) -> str:
         source = self.source()
         if source is None or not source.is_hub:
@@ -69,7 +75,7 @@ class ClipSegGrounder:
         from models.devices import resolve_device
 
         source = self.source()
-        folder = fetch(source, allow_download=bool(self.settings.allow_downloads))
+        folder = fetch(source, allow_download=hub.downloads_allowed(self.settings))
         processor = CLIPSegProcessor.from_pretrained(str(folder), local_files_only=True)
         model = CLIPSegForImageSegmentation.from_pretrained(str(folder), local_files_only=True).eval()
         device = resolve_device(device)

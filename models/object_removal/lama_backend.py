@@ -1,10 +1,15 @@
 """LaMa (big-lama, large-mask inpainting with Fourier convolutions) loaded through spandrel.
 
 Weights come from `object_removal_model`: a local file (.ckpt from the LaMa release, a TorchScript .pt, or
-.safetensors) or a hub file fetched into the huggingface_hub cache by `python -m models.download
-object_removal`. Repackaged checkpoints name their keys differently (`generator.model.*`, `model.model.*`,
-or the bare generator's `model.*`), so the keys are brought to spandrel's layout and discriminator/loss
-entries dropped before spandrel builds the `MaskedImageModelDescriptor`. spandrel pads to multiples of 8.
+.safetensors) or a Hub file fetched on first use (or by `python -m models.download object_removal`). The
+default, `lllyasviel/Annotators/lama.ckpt`, is byte-identical to the authors' big-lama.ckpt (SHA-256
+fccb7adffd53…, Apache-2.0 like the advimman/lama release): a PyTorch Lightning checkpoint whose pickle also
+names Lightning/OmegaConf classes, which spandrel's restricted unpickler refuses. `.ckpt`/`.pth` files are
+therefore read with an unpickler that rebuilds tensors and turns every other class into an inert placeholder
+(no code from the file runs, nothing else needs installing). Repackaged checkpoints name their keys
+differently (`generator.model.*`, `model.model.*`, or the bare generator's `model.*`), so the keys are brought
+to spandrel's layout and discriminator/loss entries dropped before spandrel builds the
+`MaskedImageModelDescriptor`. spandrel pads to multiples of 8.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from __future__ import annotations
 from core.errors import ModelLoadError
 from models.contracts import BackendStatus, missing_modules
 from models.object_removal.removal import InpaintBackend
-from models.weights import WeightSource, fetch, parse_weight_source, weight_status
+from models import hub
+from models.weights import WeightSource, fetch, known_hub_files, parse_weight_source, weight_status
 
 ENV_VAR = "GATEWAY_OBJECT_REMOVAL_MODEL"
 
@@ -28,12 +34,56 @@ def lama_state_dict(state_dict: dict) -> dict:
     return state_dict
 
 
+class _Inert:
+    """Stands in for any class a checkpoint pickles besides tensors (Lightning callbacks, configs): none of its
+    code runs, whatever arguments or state the pickle gives it."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        pass
+
+
+_TENSOR_GLOBALS = {("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
+                   ("torch._utils", "_rebuild_parameter"), ("torch", "Size")}
+
+
+def _inert_pickle_module():
+    import pickle
+    from types import SimpleNamespace
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) in _TENSOR_GLOBALS:
+                return super().find_class(module, name)
+            return _Inert  # torch's own wrapper resolves the Storage classes before asking here
+
+    return SimpleNamespace(Unpickler=Unpickler, __name__="pickle",
+                           load=lambda *args, **kwargs: Unpickler(*args, **kwargs).load())
+
+
+def read_checkpoint(path) -> dict:
+    """The tensors of a .ckpt/.pth checkpoint (Lightning's `state_dict` unwrapped), with no foreign code run."""
+    import torch
+
+    loaded = torch.load(str(path), map_location="cpu", pickle_module=_inert_pickle_module(), weights_only=False)
+    if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
+        loaded = loaded["state_dict"]
+    if not isinstance(loaded, dict):
+        raise ModelLoadError(f"{path} holds no state dict")
+    return {k: v for k, v in loaded.items() if isinstance(v, torch.Tensor)}
+
+
 def load_lama(path, device: str):
     from spandrel import MaskedImageModelDescriptor, ModelLoader
 
     loader = ModelLoader()
     try:
-        state_dict = loader.load_state_dict_from_file(str(path))
+        if str(path).lower().endswith((".ckpt", ".pth")):
+            state_dict = read_checkpoint(path)
+        else:
+            state_dict = loader.load_state_dict_from_file(str(path))
         descriptor = loader.load_from_state_dict(lama_state_dict(state_dict))
     except Exception as exc:  # noqa: BLE001 - spandrel raises several types for unknown files
         raise ModelLoadError(f"spandrel could not load LaMa weights from {path}: {exc}") from exc
@@ -58,7 +108,9 @@ class LamaHandle:
 class LamaBackend(InpaintBackend):
     name = "lama"
     human_name = "LaMa"
-    licence = "big-lama weights: Apache-2.0 (advimman/lama); spandrel loader: MIT"
+    licence = ("big-lama weights: Apache-2.0 (the LaMa authors' release, advimman/lama; the default "
+               "lllyasviel/Annotators/lama.ckpt is that file byte for byte, whose repo card says only `license: "
+               "other`); spandrel loader: MIT")
     description = ("LaMa (big-lama) through spandrel: the best fill for large holes; ~8 s for 512² on one CPU core, "
                    "tens of ms on a GPU.")
     estimated_bytes = 450 * 2**20
@@ -74,6 +126,11 @@ class LamaBackend(InpaintBackend):
     def cache_key(self) -> str:
         return f"object_removal/lama:{self.settings.object_removal_model}"
 
+    def weight_files(self, device: str) -> list:
+        source = self._source()
+        own = [known_hub_files(source)] if source is not None and source.is_hub else []
+        return own + (self.grounder.weight_files() if self.grounder is not None else [])
+
     def download_weights(self) -> str:
         source = self._source()
         if source is None or not source.is_hub:
@@ -87,7 +144,7 @@ class LamaBackend(InpaintBackend):
         if source is None:
             raise ModelLoadError(f"No LaMa weights are configured ({ENV_VAR}).")
         device = resolve_device(device)
-        path = fetch(source, allow_download=bool(self.settings.allow_downloads))
+        path = fetch(source, allow_download=hub.downloads_allowed(self.settings))
         return LamaHandle(load_lama(path, device), device, source.label)
 
     def model_id(self, handle: LamaHandle) -> str:

@@ -1,8 +1,9 @@
 """The object-removal flow every inpainting backend shares; a backend only says how to fill a hole.
 
 1. The mask: the painted one (`request.mask`, from the UI brush or the API's `mask`), else the named target
-   found by the CLIPSeg grounder when its weights are here, else a clarification that opens the brush —
-   never a guess. 2. Dilation, so the object's edge does not ghost. 3. A crop around the mask with context,
+   found by the CLIPSeg grounder when its weights are here, else by the embedded finder (people, cats, the
+   photo's main object; the reply says how it chose and offers the brush), else a clarification that opens
+   the brush. 2. Dilation, so the object's edge does not ghost. 3. A crop around the mask with context,
    shrunk when larger than `object_removal_max_side`. 4. The backend's `fill()`. 5. Only the mask's pixels
    are pasted back: everything else stays bit-identical, so repeated edits do not drift.
 """
@@ -10,7 +11,7 @@
 from __future__ import annotations
 
 from core.errors import Cancelled, InvalidInput, MissingInput
-from models.contracts import Backend, CapabilityRequest, CapabilityResult, OutputImage
+from models.contracts import Action, Backend, CapabilityRequest, CapabilityResult, OutputImage
 from models.object_removal import masks
 
 MAX_COVERAGE = 0.9
@@ -20,9 +21,10 @@ class InpaintBackend(Backend):
     capability = "object_removal"
     human_name = ""  # for messages: "LaMa", "PatchMatch"…
 
-    def __init__(self, settings=None, grounder=None):
+    def __init__(self, settings=None, grounder=None, finder=None):
         super().__init__(settings)
-        self.grounder = grounder
+        self.grounder = grounder  # CLIPSeg: any phrase, when its weights are here
+        self.finder = finder  # the embedded finder (finders.py): people, cats, the main object
 
     # ---- what subclasses provide ------------------------------------------------------------------------
     def fill(self, handle, rgb, hole, request: CapabilityRequest):
@@ -41,6 +43,8 @@ class InpaintBackend(Backend):
         info = super().describe()
         if self.grounder is not None:
             info["mask_from_text"] = self.grounder.describe()
+        if self.finder is not None:
+            info["mask_from_text_offline"] = self.finder.describe()
         return info
 
     def download(self) -> str:
@@ -64,10 +68,10 @@ class InpaintBackend(Backend):
         found = self._find_mask(request, image, target, position)
         if isinstance(found, CapabilityResult):
             return found
-        mask, mask_source = found
+        mask, mask_source, finder = found
         radius = max(0, int(self.settings.object_removal_dilate_px))
         if mask_source == "text":
-            radius += round(0.01 * max(image.size))  # CLIPSeg sees the image at 352 px: its edges are coarse
+            radius += round(0.01 * max(image.size))  # both finders work at a few hundred px: coarse edges
         mask = masks.dilate(mask, radius)
         pixels = int(np.count_nonzero(mask))
         coverage = pixels / mask.size
@@ -85,31 +89,39 @@ class InpaintBackend(Backend):
         result = _to_image(rgb, image)
         return self._result(request, source, result, target=target, position=position, mask_source=mask_source,
                             pixels=pixels, shape=mask.shape, radius=radius, box=(x0, y0, x1, y1),
-                            work_scale=work_scale, handle=handle)
+                            work_scale=work_scale, handle=handle, finder=finder)
 
     def _find_mask(self, request, image, target: str, position: str):
         painted_but_empty = False
         if request.mask is not None:
             mask = masks.painted_mask(request.mask, image.size)
             if mask.any():
-                return mask, "painted"
+                return mask, "painted", None
             painted_but_empty = True  # an untouched brush layer: fall back to the named target
         if not target:
             if painted_but_empty:
                 return _ask_for_brush("The painted mask is empty: paint over the object you want erased, then send "
                                       "again.", "empty_mask", "")
             return _ask_for_brush("Paint over what you want me to erase, then send the message again.", "no_target", "")
-        if self.grounder is None or not self.grounder.available():
+        if self.grounder is not None and self.grounder.available():
+            request.report(0.05, f"Looking for {target}")
+            heat = self.grounder.heatmap(image, target, request.device)
+            mask = masks.select_components(heat, float(self.settings.object_removal_grounding_threshold),
+                                           position or None)
+            if not mask.any():
+                return _ask_for_brush(f"I couldn't find “{target}” in the image. Paint over it with the brush and "
+                                      "send again.", "target_not_found", target)
+            return mask, "text", "CLIPSeg"
+        if self.finder is None or not self.finder.available():
             return _ask_for_brush(
                 f"I can't locate “{target}” by myself here (no text-grounding model is installed), so I won't guess: "
                 "paint over it with the brush and send again.", "no_grounding_model", target)
         request.report(0.05, f"Looking for {target}")
-        heat = self.grounder.heatmap(image, target, request.device)
-        mask = masks.select_components(heat, float(self.settings.object_removal_grounding_threshold), position or None)
-        if not mask.any():
-            return _ask_for_brush(f"I couldn't find “{target}” in the image. Paint over it with the brush and send "
-                                  "again.", "target_not_found", target)
-        return mask, "text"
+        found = self.finder.find(image, target, position or None)
+        if found is None:
+            return _ask_for_brush(f"I couldn't find “{target}” in the image with my built-in finder. Paint over it "
+                                  "with the brush and send again.", "target_not_found", target)
+        return found.mask, "text", found
 
     def _fill_crop(self, handle, rgb, hole, request):
         """Fill at most `object_removal_max_side` pixels wide; a bigger crop is shrunk and the fill scaled back."""
@@ -128,7 +140,7 @@ class InpaintBackend(Backend):
         return np.asarray(Image.fromarray(filled).resize((width, height), Image.Resampling.LANCZOS)), round(scale, 4)
 
     def _result(self, request, source, image, *, target, position, mask_source, pixels, shape, radius, box,
-                work_scale, handle) -> CapabilityResult:
+                work_scale, handle, finder=None) -> CapabilityResult:
         model_id = self.model_id(handle)
         fraction = pixels / (shape[0] * shape[1])
         recipe = {"operation": "object_removal", "target": target or None, "position": position or None,
@@ -137,16 +149,31 @@ class InpaintBackend(Backend):
                   "backend": self.name}
         what = f"“{target}”" if target else "the painted area"
         message = f"Erased {what} ({fraction:.1%} of the image) with {self.human_name}."
-        if mask_source == "text":
+        actions = []
+        if mask_source == "text" and finder == "CLIPSeg":
             message += (f" I located it with CLIPSeg{' (' + position + ')' if position else ''}; if it missed, "
                         "paint over the object with the brush and ask again.")
             recipe["grounding_model"] = self.grounder.model_id
+        elif mask_source == "text":
+            where = f", {position}" if position else ""
+            if finder.kind == "main_object":
+                message += (f" I have no detector that knows what “{target}” looks like, so I took it to be "
+                            f"{finder.how}{where}. Not the right thing? Paint it instead.")
+            else:
+                many = f" (one of {finder.candidates} found{where})" if finder.candidates > 1 else ""
+                message += f" I found it with {finder.how}{many}; if it missed, paint it instead."
+            recipe["grounding_model"] = self.finder.model_id
+            recipe["finder"] = finder.kind
+        if mask_source == "text":
+            # One click back to the brush: the request has no mask and no target, so the reply opens it.
+            actions.append(Action("paint_instead", "Paint it instead", "erase what I painted",
+                                  {"force_intent": self.capability}))
         return CapabilityResult(
             images=[OutputImage(image, recipe=recipe, parent_ids=[source.image_id] if source.image_id else [])],
             message=message, model_id=model_id,
             metadata={"backend": self.name, "mask_source": mask_source, "mask_fraction": recipe["mask_fraction"],
                       "target": target or None, "position": position or None},
-            suggestions=["Erase something else", "Upscale it", "Remove the background"])
+            actions=actions, suggestions=["Erase something else", "Upscale it", "Remove the background"])
 
 
 def _ask_for_brush(message: str, reason: str, target: str) -> CapabilityResult:

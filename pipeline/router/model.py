@@ -73,6 +73,7 @@ class ModelConfig:
     context_weight: float = 1.0
     C: float = 8.0  # inverse L2 strength of the logistic regression
     folds: int = 5  # for the temperature; 0 = no calibration
+    word_pattern: str = r"[a-z0-9_']+|[?!]"  # the multilingual model reads any script: r"[^\W_]+|[?!]"
 
 
 class IntentModel:
@@ -90,7 +91,7 @@ class IntentModel:
     def _fit_vectorisers(self, examples: list[Example]) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        self._word = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"[a-z0-9_']+|[?!]", sublinear_tf=True,
+        self._word = TfidfVectorizer(ngram_range=(1, 2), token_pattern=self.config.word_pattern, sublinear_tf=True,
                                      min_df=1)
         self._char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
         self._word.fit([lexical_document(e.text, e.context) for e in examples])

@@ -66,6 +66,15 @@ RULES: tuple[Rule, ...] = (
         r"styles?|models?|resolutions?)|which|who|why|where|when)\b"
         r"(?![^?]*\b(?:pictures?|images?|photos?|pics?|drawings?|paintings?|renders?|illustrations?) of\b)"
         r"[^?]*\?\s*$"), when=_no_image),
+    # Text the app cannot write: a chat reply says what it can do instead ("compose a limerick about cats").
+    Rule("writing", CHAT, re.compile(
+        _POLITE + r"(?:write|compose|draft|pen|recite|tell|translate|summari[sz]e|proofread|rephrase|explain)\b"
+        r"(?:\s+(?:me|us|up))?(?:\s+(?:a|an|the|some|my|this|one|two|three|\d+))?(?:\s+\w+){0,3}?\s*"
+        r"(?:poems?|haikus?|limericks?|sonnets?|verses?|stor(?:y|ies)|essays?|e-?mails?|letters?|jokes?|songs?|"
+        r"lyrics|raps?|tweets?|posts?|captions?|slogans?|summar(?:y|ies)|paragraphs?|articles?|speech|riddles?|"
+        r"recipes?|code|scripts?|sentences?|texts?|words?|hello|into (?:english|french|spanish|german|italian|"
+        r"portuguese|japanese|chinese))\b(?!.*\b(?:images?|pictures?|photos?|illustrations?|drawings?|paintings?|"
+        r"posters?|logos?)\b)")),
     Rule("face_swap", FACE_SWAP, re.compile(
         r"\b(?:face[\s-]?sw[ao]p\w*|sw[ao]p(?:ping)? (?:the |our |my |their |his |her |these |those |two )?faces?|"
         r"switch (?:the |our |their )?faces|face[\s-]?replace\w*|head[\s-]?swap\w*)\b"), when=_any_image),

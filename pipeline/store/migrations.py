@@ -98,7 +98,27 @@ def _v2_routing_corrections(conn: sqlite3.Connection) -> None:
     ])
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial_schema, _v2_routing_corrections)
+def _v3_result_cache(conn: sqlite3.Connection) -> None:
+    """Finished capability runs by content key, per owner, so the same request on the same image is not redone
+    (pipeline.result_cache). The images stay in `images`; an entry whose images are gone is a miss."""
+    _run(conn, [
+        """CREATE TABLE result_cache (
+            owner       TEXT NOT NULL,
+            key         TEXT NOT NULL CHECK (length(key) = 64),
+            capability  TEXT NOT NULL,
+            backend     TEXT NOT NULL,
+            model_id    TEXT,
+            image_ids   TEXT NOT NULL CHECK (json_valid(image_ids)),
+            result      TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(result)),
+            created_at  REAL NOT NULL,
+            last_hit_at REAL,
+            hits        INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (owner, key)
+        ) WITHOUT ROWID""",
+    ])
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial_schema, _v2_routing_corrections, _v3_result_cache)
 LATEST_VERSION = len(MIGRATIONS)
 
 

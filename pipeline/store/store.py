@@ -55,6 +55,12 @@ READABLE_IMAGE_SQL = """
         SELECT 1 FROM message_images mi JOIN messages m ON m.id = mi.message_id
         JOIN sessions s ON s.id = m.session_id
         WHERE mi.image_id = i.id AND s.owner = ?)"""
+UNANSWERED_SQL = """
+    SELECT m.*, s.owner FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.role = 'user' AND NOT EXISTS (
+        SELECT 1 FROM messages a WHERE a.session_id = m.session_id AND a.role = 'assistant' AND a.id > m.id
+        AND (json_extract(a.metadata, '$.user_message_id') = m.id
+             OR a.id = (SELECT MIN(n.id) FROM messages n WHERE n.session_id = m.session_id AND n.id > m.id)))
+    ORDER BY m.id LIMIT ?"""
 MESSAGE_IMAGES_SQL = ("SELECT i.* FROM message_images mi JOIN images i ON i.id = mi.image_id "
                       "WHERE mi.message_id = ? ORDER BY mi.position")
 
@@ -150,6 +156,22 @@ class Store(CorrectionsAndTemplates):
     def add_message(self, session_id: str, owner: str, role: str, content: str, *, metadata: dict | None = None,
                     new_images: Iterable[NewImage] = (), image_ids: Iterable[str] = ()) -> MessageRow:
         """Store a message linking `image_ids` (already stored) then `new_images`, in that order, atomically."""
+        return self._add_message(session_id, owner, role, content, metadata, new_images, image_ids)[1]
+
+    def start_session(self, owner: str, role: str, content: str, *, title: str = "", metadata: dict | None = None,
+                      new_images: Iterable[NewImage] = (), image_ids: Iterable[str] = (),
+                      session_metadata: dict | None = None) -> tuple[SessionRow, MessageRow]:
+        """Create a session together with its first message, in one transaction: no session is ever empty."""
+        if not isinstance(owner, str) or not owner.strip():
+            raise InvalidInput("A conversation needs an owner.")
+        if not isinstance(title, str):
+            raise InvalidInput("A conversation title must be text.")
+        new_session = (uuid.uuid4().hex, title, to_json(dict(session_metadata or {}), "conversation metadata"))
+        session_id, message = self._add_message(new_session[0], owner, role, content, metadata, new_images, image_ids,
+                                                new_session=new_session)
+        return self.get_session(session_id, owner), message
+
+    def _add_message(self, session_id, owner, role, content, metadata, new_images, image_ids, new_session=None):
         if role not in ROLES:
             raise ValueError(f"A message role must be one of {', '.join(ROLES)}, not {role!r}.")
         if not isinstance(content, str):
@@ -162,12 +184,17 @@ class Store(CorrectionsAndTemplates):
             raise NotFound(IMAGE_NOT_FOUND)
         planned = [(image, self.files.relative_path(image.id, image.mime), to_json(image.parent_ids, "parent ids"),
                     to_json(image.recipe, "image recipe")) for image in new_images]
-        self._check_owner(self.db.connection(), session_id, owner)  # no files written for a session we'd refuse
+        if new_session is None:
+            self._check_owner(self.db.connection(), session_id, owner)  # no files written for a session we'd refuse
         for image, relative, _, _ in planned:
             self.files.write(relative, image.data)
         now = time.time()
         with self.db.transaction() as conn:
-            self._check_owner(conn, session_id, owner)
+            if new_session is None:
+                self._check_owner(conn, session_id, owner)
+            else:
+                conn.execute("INSERT INTO sessions (id, owner, title, created_at, updated_at, metadata) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (new_session[0], owner, new_session[1], now, now, new_session[2]))
             for image_id in image_ids:
                 if conn.execute(READABLE_IMAGE_SQL, (image_id, owner)).fetchone() is None:
                     raise NotFound(IMAGE_NOT_FOUND)
@@ -183,7 +210,25 @@ class Store(CorrectionsAndTemplates):
             message = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
             images = [image_from_row(row, self.images_dir) for row in conn.execute(MESSAGE_IMAGES_SQL, (message_id,))]
         self._ensure_files(new_images, images)
-        return message_from_row(message, images)
+        return session_id, message_from_row(message, images)
+
+    def has_message(self, session_id: str, owner: str, message_id: int, role: str | None = None) -> bool:
+        """True when `message_id` is a message (of `role`, if given) of this owner's session."""
+        row = self.db.connection().execute(
+            "SELECT m.role FROM messages m JOIN sessions s ON s.id = m.session_id "
+            "WHERE m.id = ? AND m.session_id = ? AND s.owner = ?", (message_id, session_id, owner)).fetchone()
+        return row is not None and (role is None or row["role"] == role)
+
+    def unanswered_messages(self, limit: int = 10_000) -> list[tuple[str, MessageRow]]:
+        """(owner, user message) for each message no assistant message answers (a crash mid-request), oldest first.
+
+        A reply names the message it answers in `metadata.user_message_id`; a reply right after a user message
+        also counts (rows written before replies named their message)."""
+        with self.db.snapshot() as conn:
+            rows = conn.execute(UNANSWERED_SQL, (_count(limit, "limit"),)).fetchall()
+            images = {row["id"]: [image_from_row(r, self.images_dir)
+                                  for r in conn.execute(MESSAGE_IMAGES_SQL, (row["id"],))] for row in rows}
+        return [(row["owner"], message_from_row(row, images[row["id"]])) for row in rows]
 
     @staticmethod
     def _insert_image(conn, image: NewImage, relative: str, parents_json: str, recipe_json: str, now: float) -> None:

@@ -1,0 +1,142 @@
+"""Finding a named object with no download: people by their faces, cats by theirs, anything else as the photo's
+main object; the position words ("on the left", "top right") choose among several.
+
+CLIPSeg (grounding.py) reads any phrase but needs ~600 MB of weights from the Hub. This finder uses only what
+ships in installed wheels: dlib's HOG face detector (OpenCV's Haar cascade without dlib) for people, OpenCV's
+frontal cat-face cascade for cats, and the embedded background remover's GrabCut segmentation to turn a seed
+into the object's pixels. A thing it has no detector for ("the cup", "the car") is taken to be the main
+object of the photo — the largest region GrabCut separates from the frame — unless the photo shows people
+(then its main object is a person, and the user named something else: the brush opens); the reply says
+how it chose, so the user can paint instead with one click when that guess is wrong. No PyPI package installable next to this
+project ships COCO-class detector weights (see README "Embedded models"), hence the main-object rule.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+PERSON_WORDS = {"person", "people", "persons", "man", "men", "woman", "women", "boy", "girl", "child", "children",
+                "kid", "kids", "guy", "lady", "human", "someone", "somebody", "astronaut", "player", "tourist",
+                "tourists", "stranger", "strangers", "photobomber", "passerby"}
+CAT_WORDS = {"cat", "cats", "kitten", "kitty", "kittens"}
+MAIN_OBJECT_MIN, MAIN_OBJECT_MAX = 0.01, 0.7  # share of the image a plausible main object covers
+FINDER_ID = "embedded-finder (dlib HOG faces, OpenCV cat-face cascade, GrabCut)"
+
+
+@dataclass
+class Found:
+    mask: np.ndarray  # bool H x W
+    how: str  # for the reply: "the face-guided person finder", "the main object of the photo"…
+    kind: str  # "person" | "cat" | "main_object"
+    candidates: int  # how many were found before the position chose one
+
+
+class OfflineFinder:
+    """The embedded text grounder: always available when OpenCV is installed."""
+
+    model_id = FINDER_ID
+
+    def __init__(self, settings=None):
+        self.settings = settings
+
+    def available(self) -> bool:
+        import importlib.util
+
+        return importlib.util.find_spec("cv2") is not None
+
+    def describe(self) -> dict:
+        return {"name": "embedded-finder", "status": "ready" if self.available() else "missing",
+                "licence": "no weights: dlib HOG (Boost 1.0), OpenCV cat-face cascade (BSD), GrabCut (Apache-2.0)",
+                "description": "without CLIPSeg: finds people by their faces, cats by theirs, and otherwise the "
+                               "photo's main object"}
+
+    def find(self, image, target: str, position: str | None) -> Found | None:
+        """The named object's pixels in a PIL image, or None when nothing plausible is there."""
+        from models.background_removal import classical
+
+        rgb = np.asarray(image.convert("RGB"))
+        words = set(re.findall(r"[a-z]+", target.lower()))
+        faces, _detector = classical.detect_faces(rgb)
+        if words & PERSON_WORDS:
+            return self._people(rgb, faces, position) if faces else None
+        if words & CAT_WORDS:
+            boxes = cat_faces(rgb)
+            if boxes:
+                return self._people(rgb, boxes, position, kind="cat")
+        if faces:  # a photo of people: its main object is a person, and the user named something else
+            return None
+        return self._main_object(rgb, position)
+
+    # ---- the three finders -------------------------------------------------------------------------------
+    def _people(self, rgb, boxes, position, kind: str = "person") -> Found | None:
+        """One GrabCut per chosen face box, seeded with the head-and-shoulders template (the other faces'
+        templates are sure background, so a neighbour is not swallowed)."""
+        import cv2
+
+        from models.background_removal import classical
+
+        chosen = _choose_box(boxes, rgb.shape[:2], position)
+        small, scale = classical._work_image(rgb)
+        scaled = [tuple(v * scale for v in box) for box in boxes]
+        labels = classical.person_labels(small.shape[:2], [scaled[chosen]])
+        for index, box in enumerate(scaled):
+            if index != chosen:  # another person's face is not part of this one
+                left, top, right, bottom = (round(v) for v in box)
+                labels[max(0, top):bottom, max(0, left):right] = cv2.GC_BGD
+        hard = classical._tidy(classical._grabcut(small, labels))
+        mask = cv2.resize(hard.astype(np.uint8), rgb.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+        if not mask.any():
+            return None
+        how = ("the face-guided person finder" if kind == "person" else "OpenCV's cat-face detector and GrabCut")
+        return Found(mask, how, kind, len(boxes))
+
+    def _main_object(self, rgb, position) -> Found | None:
+        import cv2
+
+        from models.background_removal import classical
+
+        small, _scale = classical._work_image(rgb)
+        hard = classical._tidy(classical._grabcut(small, classical.frame_labels(small.shape[:2])))
+        count, components, stats, centroids = cv2.connectedComponentsWithStats(hard.astype(np.uint8), connectivity=8)
+        if count <= 1:
+            return None
+        ids = list(range(1, count))
+        if position:
+            height, width = hard.shape
+            from models.object_removal.masks import position_score
+
+            best = max(ids, key=lambda i: position_score(position, (centroids[i][0] / width, centroids[i][1] / height)))
+        else:
+            best = max(ids, key=lambda i: stats[i, cv2.CC_STAT_AREA])
+        chosen = components == best
+        share = float(chosen.mean())
+        if not MAIN_OBJECT_MIN <= share <= MAIN_OBJECT_MAX:
+            return None
+        mask = cv2.resize(chosen.astype(np.uint8), rgb.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+        return Found(mask, "the main object of the photo", "main_object", count - 1)
+
+
+def cat_faces(rgb) -> list[tuple[float, float, float, float]]:
+    """Cat-face boxes from OpenCV's bundled frontal cat-face cascade (BSD), in `rgb` pixels."""
+    import cv2
+
+    side = 640
+    scale = side / max(rgb.shape[:2])
+    resized = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalcatface_extended.xml")
+    found = cascade.detectMultiScale(cv2.cvtColor(resized, cv2.COLOR_RGB2GRAY), 1.1, 4, minSize=(side // 12, side // 12))
+    return [tuple(v / scale for v in (x, y, x + w, y + h)) for x, y, w, h in found]
+
+
+def _choose_box(boxes, shape, position) -> int:
+    """The box that lies most in the named direction, else the biggest."""
+    height, width = shape
+    if position:
+        from models.object_removal.masks import position_score
+
+        return max(range(len(boxes)), key=lambda i: position_score(
+            position, ((boxes[i][0] + boxes[i][2]) / 2 / width, (boxes[i][1] + boxes[i][3]) / 2 / height)))
+    return max(range(len(boxes)), key=lambda i: (boxes[i][2] - boxes[i][0]) * (boxes[i][3] - boxes[i][1]))

@@ -1,0 +1,168 @@
+"""Compound requests: the router's plan (pipeline.router.plan) and running it (pipeline.plans) on the real
+store, registry and capabilities — per-step images with recipe and parent, progress, cancel, a failed step."""
+
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.images import recipe_from_png
+from core.settings import Settings
+from models.cache import ModelCache
+from models.registry import build_registry
+from pipeline.classify import ClassifyContext
+from pipeline.router import Router
+from pipeline.router.plan import split_clauses
+from tests.test_pipeline import ALICE, make_pipeline, png, send
+
+NO_IMAGE, ONE_IMAGE, LATEST = ClassifyContext(), ClassifyContext(1), ClassifyContext(0, True)
+
+
+@pytest.fixture(scope="module")
+def router(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("plans")
+    router = Router(Settings.from_env({}, data_dir=folder))
+    router.warm()
+    return router
+
+
+@pytest.fixture
+def pipe(settings):
+    pipeline, store = make_pipeline(settings)
+    yield pipeline
+    store.close()
+
+
+# ---- splitting and planning (the router) -------------------------------------------------------------------
+@pytest.mark.parametrize("text,clauses", [
+    ("sketch a windmill at noon and after that cut the background away",
+     ["sketch a windmill at noon", "cut the background away"]),
+    ("enlarge it; next, turn it monochrome", ["enlarge it", "turn it monochrome"]),
+    ("a fox and a hare in the snow, watercolor", ["a fox and a hare in the snow, watercolor"]),
+    ("make it black and white", ["make it black and white"]),
+    ("sharpen and enlarge the picture", ["sharpen and enlarge the picture"]),
+    ("i spotted a bin by the door, delete it", ["i spotted a bin by the door, delete it"]),
+    ("upscale it 3x. but first paint a harbour at dawn", ["paint a harbour at dawn", "upscale it 3x"]),
+])
+def test_clauses_are_cut_at_connectors_only_where_a_new_command_starts(text, clauses):
+    assert split_clauses(text) == clauses
+
+
+@pytest.mark.parametrize("text,context,intents", [
+    ("sketch a windmill at noon and after that cut the background away", NO_IMAGE,
+     ["image_generation", "background_removal"]),
+    ("enlarge it, then turn it monochrome", LATEST, ["upscale", "image_edit"]),
+    ("spin it by 180 degrees and then make it crisper", ONE_IMAGE, ["image_edit", "image_edit"]),
+    ("wipe the lamp post out, afterwards give it a comic book look", ONE_IMAGE, ["object_removal", "style_transfer"]),
+    ("a bowl of pho on a wooden table, then upscale it 4x and remove the background", NO_IMAGE,
+     ["image_generation", "upscale", "background_removal"]),
+    ("cut the subject out, set it against plain white, then enlarge it", ONE_IMAGE,
+     ["background_removal", "upscale"]),
+    ("a fox and a hare in the snow, watercolor", NO_IMAGE, ["image_generation"]),
+    ("sharpen and enlarge the picture", ONE_IMAGE, ["upscale"]),
+    ("thanks!", LATEST, ["chat"]),
+])
+def test_plans_list_the_steps_in_order(router, text, context, intents):
+    plan = router.plan(text, context)
+    assert plan.intents == intents, [(s.text, s.intent.name, s.intent.confidence) for s in plan.steps]
+
+
+def test_each_step_reads_its_own_parameters(router):
+    plan = router.plan("spin it by 180 degrees and then make it crisper", ONE_IMAGE)
+    first, second = plan.steps
+    assert first.intent.params["operation"] == "rotate" and first.intent.params["angle"] == 180
+    assert second.intent.params["operation"] == "sharpen"
+    merged = router.plan("cut the subject out, set it against plain white, then enlarge it 2x", ONE_IMAGE)
+    assert merged.steps[0].intent.params.get("background") == "white"
+    assert merged.steps[1].intent.params.get("scale") == 2
+    assert [s.label for s in plan.steps] == ["Rotate", "Sharpen"]
+
+
+def test_a_forced_intent_is_one_step(router):
+    plan = router.plan("enlarge it, then turn it monochrome", LATEST, forced_intent="image_edit")
+    assert plan.intents == ["image_edit"]
+
+
+# ---- running a plan (the pipeline) ---------------------------------------------------------------------------
+def test_two_steps_store_two_images_chained_by_their_parents(pipe, astronaut):
+    seen = []
+    reply = send(pipe, "enlarge it 2x, then turn it monochrome", images=[png(astronaut)],
+                 progress=lambda fraction, text="": seen.append((fraction, text)))
+    assert reply.type == "image", reply.message
+    plan = reply.metadata["plan"]
+    assert [(s["intent"], s["status"]) for s in plan] == [("upscale", "done"), ("image_edit", "done")]
+    assert [s["label"] for s in plan] == ["Upscale 2x", "Black and white"]
+    assert len(reply.images) == 2 and [img.id for img in reply.images] == [s["image_ids"][0] for s in plan]
+    big, grey = reply.images
+    assert (big.width, big.height) == (1024, 1024) and (grey.width, grey.height) == (1024, 1024)
+    upload = pipe.store.history(reply.session_id, ALICE)[0].images[0]
+    assert recipe_from_png(big.path)["parent_ids"] == [upload.id]
+    assert recipe_from_png(grey.path)["parent_ids"] == [big.id]  # step 2 ran on step 1's output
+    assert recipe_from_png(grey.path)["plan_step"] == 2
+    pixels = np.asarray(Image.open(grey.path).convert("RGB")).astype(int)
+    assert np.abs(pixels[..., 0] - pixels[..., 2]).max() <= 1
+    texts = [text for _, text in seen]
+    assert any(t.startswith("Step 1 of 2: Upscale") for t in texts)
+    assert any(t.startswith("Step 2 of 2: Black and white") for t in texts)
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen) and seen[-1][0] == 1.0
+    # the next message's "it" is the last step's image
+    assert pipe.store.latest_image(reply.session_id, ALICE).id == grey.id
+    stored = pipe.store.history(reply.session_id, ALICE)[-1]
+    assert stored.metadata["plan"][1]["status"] == "done" and len(stored.images) == 2
+
+
+def test_a_failed_step_keeps_what_was_done_and_says_which_and_why(pipe, astronaut):
+    reply = send(pipe, "upscale it 2x and then erase the lamp", images=[png(astronaut)])
+    plan = reply.metadata["plan"]
+    assert [s["status"] for s in plan] == ["done", "failed"]
+    assert reply.message.startswith("Step 2 of 2 (Erase the object) failed:")
+    assert plan[1]["message"] and plan[1]["message"] in reply.message
+    assert "kept the result of step 1" in reply.message
+    assert len(reply.images) == 1 and reply.images[0].width == 1024
+    assert pipe.store.latest_image(reply.session_id, ALICE).id == reply.images[0].id
+
+
+def test_cancelling_between_steps_stops_before_the_next_one(pipe, astronaut):
+    cancel = threading.Event()
+
+    def progress(fraction, text=""):
+        if text.startswith("Step 1 of 3") and "done" in text:
+            cancel.set()  # the user presses stop while step 1 finishes
+
+    reply = send(pipe, "rotate it 90 degrees, then flip it, then blur it", images=[png(astronaut)],
+                 progress=progress, cancel_event=cancel)
+    assert [s["status"] for s in reply.metadata["plan"]] == ["done", "skipped", "skipped"]
+    assert reply.message.startswith("Stopped before step 2 of 3") and len(reply.images) == 1
+
+
+def test_an_edit_then_a_background_removal_on_a_photo(pipe, astronaut):
+    reply = send(pipe, "mirror it and then remove the background", images=[png(astronaut)])
+    assert [(s["intent"], s["status"]) for s in reply.metadata["plan"]] == [("image_edit", "done"),
+                                                                           ("background_removal", "done")], reply.message
+    flipped, cutout = reply.images
+    assert recipe_from_png(cutout.path)["parent_ids"] == [flipped.id]
+    alpha = np.asarray(Image.open(cutout.path).convert("RGBA"))[..., 3]
+    assert alpha.min() == 0 and alpha.max() == 255  # a real cut-out: some pixels gone, some kept
+
+
+@pytest.mark.slow
+def test_generate_then_upscale_runs_two_visible_steps(settings, tmp_path):
+    pytest.importorskip("diffusers")
+    from tests.tiny_models import build_tiny_sd_pipeline
+
+    folder = build_tiny_sd_pipeline(tmp_path / "tiny-sd")
+    tuned = settings.replace(t2i_model=str(folder), t2i_safety="off")
+    pipeline, store = make_pipeline(tuned, registry=build_registry(tuned, ModelCache(2**30)))
+    try:
+        reply = send(pipeline, "paint a red fox in the snow, seed 3, 2 steps, and after that upscale it 2x")
+        plan = reply.metadata["plan"]
+        assert [(s["intent"], s["status"]) for s in plan] == [("image_generation", "done"),
+                                                               ("upscale", "done")], reply.message
+        generated, bigger = reply.images
+        recipe = recipe_from_png(generated.path)
+        assert recipe["capability"] == "image_generation" and "red fox" in recipe.get("prompt", "")
+        assert recipe_from_png(bigger.path)["parent_ids"] == [generated.id]
+        assert (bigger.width, bigger.height) == (2 * generated.width, 2 * generated.height)
+    finally:
+        store.close()

@@ -1,0 +1,222 @@
+"""Deployment specifics without a server: the listen rule, platform detection, the owner secret and its derived
+keys, bf16 only where the GPU computes it natively, the loud GPU warning, ZeroGPU's executor, and the README's
+`preload_from_hub` and `packages.txt`."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from core import platform
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_listen_only_where_settings_say_so(settings):
+    assert platform.listen_kwargs(settings) == {}  # Gradio's defaults and GRADIO_SERVER_* apply
+    assert platform.listen_kwargs(settings.replace(host="0.0.0.0", port=8080)) == {"server_name": "0.0.0.0",
+                                                                                   "server_port": 8080}
+    assert "0.0.0.0" in platform.listen_description(settings, {"GRADIO_SERVER_NAME": "0.0.0.0"})
+
+
+def test_platform_detection():
+    assert platform.target({"SPACE_ID": "a/b", "SPACES_ZERO_GPU": "true"}) == "zerogpu"
+    assert platform.target({"SPACE_ID": "a/b"}) == "space"
+    assert platform.target({"GATEWAY_IN_DOCKER": "1"}) == "docker"
+    assert platform.target({}) == "local"
+    assert platform.hub_offline({"HF_HUB_OFFLINE": "1"}) and not platform.hub_offline({})
+    assert "huggingface.co/spaces/a/b/settings" in platform.secret_hint({"SPACE_ID": "a/b"})
+    assert "Secret" in platform.secret_hint({"SPACE_ID": "a/b"}) and "Variable" in platform.secret_hint({"SPACE_ID": "a/b"})
+
+
+def test_owner_secret_configured_kept_or_generated(tmp_path):
+    from pipeline.identity import SECRET_FILE, resolve_owner_secret
+
+    assert resolve_owner_secret("mine", tmp_path) == ("mine", "GATEWAY_OWNER_SECRET")
+    assert not (tmp_path / SECRET_FILE).exists()
+    secret, origin = resolve_owner_secret("", tmp_path)
+    assert origin == "generated" and len(secret) >= 40
+    assert (tmp_path / SECRET_FILE).stat().st_mode & 0o777 == 0o600
+    assert resolve_owner_secret("", tmp_path) == (secret, str(tmp_path / SECRET_FILE))  # kept across restarts
+    assert resolve_owner_secret("", tmp_path / "other")[0] != secret  # random, never a public default
+
+
+def test_derived_keys_are_distinct_and_one_way():
+    from pipeline.identity import browser_state_key, export_key, owner_from_token
+
+    secret = "a-private-secret-value"
+    keys = {browser_state_key(secret), export_key(secret), secret}
+    assert len(keys) == 3 and all(secret not in k for k in keys - {secret})
+    assert browser_state_key(secret) != browser_state_key(secret + "x")
+    assert owner_from_token("token-123456", secret) == owner_from_token("token-123456", secret)
+    with pytest.raises(ValueError):
+        export_key("")
+
+
+@pytest.mark.parametrize("capability, dtype", [((7, 5), "float16"), ((8, 0), "bfloat16"), ((9, 0), "bfloat16")])
+def test_bf16_only_at_compute_capability_8(monkeypatch, capability, dtype):
+    import torch
+
+    from models import devices
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # a T4 may claim it: ignored
+    assert str(devices.torch_dtype("cuda")) == f"torch.{dtype}"
+    assert str(devices.torch_dtype("cpu")) == "torch.float32"
+
+
+def test_a_gpu_that_torch_cannot_use_is_a_loud_warning(monkeypatch):
+    from models import devices
+
+    devices.runtime_info.cache_clear()
+    monkeypatch.setattr(devices, "nvidia_gpu_present", lambda: True)
+    try:
+        info = devices.runtime_info("auto")
+    finally:
+        devices.runtime_info.cache_clear()
+    assert info["cuda_available"] is False and info["device"] == "cpu"
+    assert any("GPU is present but torch cannot use it" in w for w in info["warnings"])
+    assert info["onnx_providers"] and "CPUExecutionProvider" in info["onnx_providers"]
+
+
+def test_onnx_backends_ask_for_cuda_only_when_onnxruntime_has_it():
+    from models.devices import onnx_providers
+
+    assert onnx_providers("auto", ["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+    both = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert onnx_providers("cuda", both) == both and onnx_providers("cpu", both) == ["CPUExecutionProvider"]
+
+
+# ---- ZeroGPU ----------------------------------------------------------------------------------------------------
+def _registry(settings):
+    from models.cache import ModelCache
+    from models.registry import build_registry
+
+    return build_registry(settings, ModelCache(2**30), device="cpu")
+
+
+def _request(capability, text, image=None):
+    import threading
+
+    from PIL import Image
+
+    from models.contracts import CapabilityRequest, InputImage
+
+    image = image or Image.new("RGB", (32, 24), "red")
+    return CapabilityRequest(capability, text, params={"scale": 2} if capability == "upscale" else {},
+                             images=[InputImage(image)], progress=lambda f, d: None, cancel_event=threading.Event())
+
+
+def test_zerogpu_runs_model_work_through_one_gpu_function_with_a_duration_per_capability(settings):
+    """A stand-in for spaces.GPU that does what the ZeroGPU worker boundary does: pickle the call and the result."""
+    from pipeline.executors.zerogpu import DURATIONS, ZeroGpuExecutor
+
+    calls = []
+
+    def gpu(duration):
+        def wrap(task):
+            def worker(*args):
+                calls.append(duration(*args))
+                sent = pickle.loads(pickle.dumps(args))  # the arguments cross a pipe into the forked worker
+                return pickle.loads(pickle.dumps(task(*sent)))  # and the result comes back the same way
+            return worker
+        return wrap
+
+    registry = _registry(settings.replace(upscale_model=""))
+    executor = ZeroGpuExecutor(registry, 1, gpu_decorator=gpu)
+    first = executor.run(_request("upscale", "upscale it 2x"))
+    second = executor.run(_request("upscale", "upscale it 2x"))
+    cold, warm = DURATIONS["upscale"]
+    assert calls == [cold, warm]  # a first load asks for more GPU time than a warm run
+    assert first.metadata["executor"] == "zerogpu" and first.images[0].image.size == (64, 48)
+    assert second.backend == first.backend
+    edit = executor.run(_request("image_edit", "rotate it 90 degrees"))
+    assert edit.images and calls == [cold, warm]  # a Pillow edit takes no GPU time
+
+
+def test_zerogpu_executor_builds_with_the_real_spaces_package_off_zerogpu(settings):
+    import spaces
+
+    from pipeline.executors.zerogpu import ZeroGpuExecutor
+
+    executor = ZeroGpuExecutor(_registry(settings.replace(upscale_model="")), 1, gpu_decorator=spaces.GPU)
+    assert executor.run(_request("upscale", "upscale it 2x")).images  # off ZeroGPU the decorator is a no-op
+
+
+def test_build_executor_picks_zerogpu_only_there(settings, monkeypatch):
+    from pipeline.executors import LocalExecutor, build_executor
+
+    assert type(build_executor(settings, _registry(settings))) is LocalExecutor
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    assert build_executor(settings, _registry(settings)).name == "zerogpu"
+
+
+# ---- README front matter and packages.txt -------------------------------------------------------------------------
+def test_readme_preload_from_hub_is_what_the_code_fetches_per_file():
+    from models.download import preload_block, preload_specs, readme_preload_block
+
+    specs = preload_specs()
+    assert readme_preload_block() == preload_block(specs), "run `python -m models.download --write-readme`"
+    repos = {spec.repo_id: spec.files for spec in specs}
+    assert "stabilityai/sdxl-turbo" in repos and all(f for files in repos.values() for f in files)
+    assert all(".fp16." in f for f in repos["stabilityai/sdxl-turbo"] if f.endswith(".safetensors"))
+    assert "sd_xl_turbo_1.0_fp16.safetensors" not in repos["stabilityai/sdxl-turbo"]  # per file, never whole repos
+
+
+def test_packages_txt_has_the_libraries_opencv_needs():
+    packages = (ROOT / "packages.txt").read_text().split()
+    assert {"libgl1", "libglib2.0-0"} <= set(packages)
+
+
+def test_the_zerogpu_variant_is_python_3_12_with_a_supported_torch_and_otherwise_the_same():
+    from models.download import ZEROGPU_README, preload_block, preload_specs, readme_preload_block
+
+    def pins(path):
+        return dict(line.split("==", 1) for line in (path).read_text().splitlines()
+                    if "==" in line and not line.startswith("#"))
+
+    main, zero = pins(ROOT / "requirements.txt"), pins(ROOT / "deploy" / "zerogpu" / "requirements.txt")
+    major, minor = (int(x) for x in zero["torch"].split(".")[:2])
+    assert (2, 8) <= (major, minor) <= (2, 11)  # ZeroGPU's supported torch versions
+    assert zero["torchvision"] == f"0.{minor + 15}.0"  # the torchvision released with that torch
+    assert zero.pop("spaces") and {k: v for k, v in zero.items() if not k.startswith("torch")} == \
+        {k: v for k, v in main.items() if not k.startswith("torch")}
+    front = ZEROGPU_README.read_text().split("---")[1]
+    assert 'python_version: "3.12"' in front and "sdk: gradio" in front
+    assert readme_preload_block(ZEROGPU_README) == preload_block(preload_specs())
+
+
+def test_the_docker_image_listens_publicly_swaps_in_onnxruntime_gpu_fetches_gpu_weights_and_checks_health():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "GRADIO_SERVER_NAME=0.0.0.0" in dockerfile and "GATEWAY_HOST" not in dockerfile
+    assert "pip uninstall -y onnxruntime" in dockerfile and "onnxruntime-gpu==" in dockerfile
+    assert "models.download --device cuda" in dockerfile and "HEALTHCHECK" in dockerfile
+    assert "useradd -m -u 1000" in dockerfile and "USER user" in dockerfile
+    space = (ROOT / "deploy" / "docker" / "README.md").read_text().split("---")[1]
+    assert "sdk: docker" in space and "app_port: 7860" in space
+
+
+def test_off_hub_weights_are_fetched_at_start_up_only_when_allowed_and_show_as_downloading(settings, monkeypatch):
+    """rembg's weights are GitHub releases (preload_from_hub cannot fetch them): the start-up thread fetches them.
+    The download itself is replaced here (no internet); what runs is ours: the policy, the order, the state."""
+    from models import hub, runtime
+    from models.background_removal.backends import RembgBackend
+
+    registry = _registry(settings)
+    seen = []
+
+    def fake_download(self):
+        block = runtime.block(settings, registry)
+        state = next(c for c in block["capabilities"] if c["capability"] == "background_removal")
+        seen.append((state["best"] or state["serving"])["weights"])
+        return "fetched"
+
+    monkeypatch.setattr(RembgBackend, "download", fake_download)
+    assert runtime.fetch_off_hub_weights(registry, settings) == []  # HF_HUB_OFFLINE=1 in tests: nothing
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(hub, "_probe", dict(hub._probe, reachable=True))
+    assert runtime.fetch_off_hub_weights(registry, settings) == ["background_removal/rembg"]
+    assert seen == ["downloading"] and hub.DOWNLOADS.active() == {}
