@@ -6,8 +6,9 @@ already). That package's own code wants a compiled libdarknet.so, so it is never
 located with `importlib.util.find_spec` and `cv2.dnn.readNetFromDarknet` reads the .cfg/.weights pair
 (~0.02 s; one detection at 416² costs ~0.15 s on one core). A box is not a mask, so `object_mask` runs GrabCut
 in a crop around the box: outside the box is background, inside it probable object, and the ellipse
-inscribed in the box is taken as sure object — colour alone cannot tell a red cup from its red saucer, and
-for erasing, a sliver of background too many is better than part of the object left behind.
+inscribed in the box (smaller when the box fills most of the frame) is taken as sure object — colour alone
+cannot tell a red cup from its red saucer, and for erasing, a sliver of background too many is better than
+part of the object left behind.
 """
 
 from __future__ import annotations
@@ -213,8 +214,12 @@ def object_mask(rgb, box, others=()) -> "np.ndarray":  # noqa: F821 - numpy is i
         inside = np.zeros((sh, sw), bool)
         inside[top:bottom, left:right] = True
         region[~inside[o_top:o_bottom, o_left:o_right]] = cv2.GC_BGD
+    # A box that fills most of the frame leaves GrabCut little background to learn from, and its whole
+    # inscribed ellipse would force most of the frame to be the object: shrink the sure part (motorbike in a
+    # garage, box 82% of the frame: IoU 0.46 → 0.66; the close-up cat 0.75 → 0.73; the cup, 25%, unchanged).
+    sure = float(np.interp(bw * bh / (width * height), (0.4, 0.7), (1.0, 0.6)))
     centre = (round(((x0 + x1) / 2 - cx0) * scale), round(((y0 + y1) / 2 - cy0) * scale))
-    axes = (max(1, round(bw / 2 * scale)), max(1, round(bh / 2 * scale)))
+    axes = (max(1, round(bw / 2 * scale * sure)), max(1, round(bh / 2 * scale * sure)))
     cv2.ellipse(labels, centre, axes, 0, 0, 360, int(cv2.GC_FGD), -1)
     if (labels == cv2.GC_BGD).any():
         cv2.setRNGSeed(0)  # GrabCut's k-means draws from OpenCV's global RNG: the same photo, the same cut
