@@ -1,7 +1,8 @@
 """Composition root: read settings, build store + model cache + registry + router + pipeline + UI, launch.
 
 `python app.py` serves the chat page and the API where the platform expects it (`core/platform.py`: Gradio's
-defaults and `GRADIO_SERVER_*` unless `GATEWAY_HOST`/`GATEWAY_PORT` are set). Before anything else it restores
+defaults and `GRADIO_SERVER_*` unless `GATEWAY_HOST`/`GATEWAY_PORT` are set); with GATEWAY_ROLE=worker it serves
+only the run endpoints a front's GATEWAY_REMOTE_WORKERS call (`ui/worker.py`). Before anything else it restores
 a backup into an empty data dir and settles the owner secret; a start-up thread then logs the start-up block
 (device, torch/CUDA, dtype, ONNX providers, each capability's backend and weights) and fetches the weights that
 are not on the Hub. SIGTERM (a Space restart, `docker stop`) shuts down cleanly with a last backup snapshot.
@@ -47,6 +48,10 @@ def prepare(settings: Settings):
 
 def build_app(settings: Settings):
     """The gradio Blocks app and the objects behind it (for tests and scripts)."""
+    if settings.role == "worker":  # a stateless run endpoint for a front's GATEWAY_REMOTE_WORKERS (ui/worker.py)
+        from ui.worker import build_worker_app
+
+        return build_worker_app(settings)
     from models.cache import ModelCache
     from models.devices import cache_budget_bytes, resolve_device
     from models.registry import build_registry
@@ -106,6 +111,10 @@ def start_up(settings: Settings, registry) -> None:
 
 
 def launch(settings: Settings, **kwargs):
+    if settings.role == "worker":
+        from ui.worker import launch_worker
+
+        return launch_worker(settings, **kwargs)
     from ui.layout import CSS
 
     settings, backup = prepare(settings)

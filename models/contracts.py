@@ -61,6 +61,9 @@ class CapabilityRequest:
     progress: Callable[[float, str], None] | None = None  # fraction in [0, 1], description
     cancel_event: threading.Event | None = None
     device: str = "cpu"
+    # Per-request secrets from the front (e.g. the signed-in user's `hf_token`, the caller's ZeroGPU
+    # `x_ip_token`): never stored, never in recipes; executors forward only what a backend or a worker needs.
+    credentials: dict = field(default_factory=dict, repr=False)
 
     def report(self, fraction: float, description: str = "") -> None:
         if self.progress is not None:

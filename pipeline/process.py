@@ -36,6 +36,7 @@ from pipeline.suggest import follow_ups, routing_actions
 
 log = logging.getLogger(__name__)
 
+CREDENTIAL_KEYS = ("hf_token", "x_ip_token")  # set by the UI from the signed-in user / the request headers; never stored
 CONTEXT_KEYS = schema.CONTEXT_KEYS  # accepted from API callers
 
 
@@ -188,7 +189,8 @@ class Pipeline:
                 capability=capability.name, text=text, params=refinement.params, images=inputs, mask=mask,
                 prompt=refinement.prompt, negative_prompt=refinement.negative, context=_public_context(context),
                 session_metadata=dict(self.store.get_session(session.id, owner).metadata),
-                progress=context.get("progress"), cancel_event=context.get("cancel_event"))
+                progress=context.get("progress"), cancel_event=context.get("cancel_event"),
+                credentials={k: context[k] for k in CREDENTIAL_KEYS if context.get(k)})
             t = time.perf_counter()
             result = self.results.run(self.executor, request, owner)
             timings["route_ms"] = _ms(t)

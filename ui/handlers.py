@@ -154,6 +154,7 @@ class Handlers:
         owner, state = self.browser_owner(state, request)
         context = dict(context or {})
         context["owner"] = owner
+        context.update(_forwarded_credentials(request))
         if mask is not None:
             context["mask"] = mask
         if progress is not None:
@@ -184,6 +185,7 @@ class Handlers:
             return _api_reply(exc), []
         try:
             public["owner"] = owner_id
+            public.update(_forwarded_credentials(request))
             if mask_path:
                 public["mask"] = mask_path
             if progress is not None:
@@ -234,6 +236,14 @@ class Handlers:
             out["router"] = self.router.describe()
         out["runtime"] = runtime.block(self.settings, self.registry)  # the start-up block: device, weights…
         return _without_server_paths(out)
+
+
+def _forwarded_credentials(request) -> dict:
+    """The caller's ZeroGPU quota token (`x-ip-token`, set by Hugging Face in front of a Space), which a remote
+    worker on ZeroGPU bills the run to; passed to the pipeline as a credential, never stored."""
+    headers = getattr(request, "headers", None)
+    token = headers.get("x-ip-token") if headers is not None and hasattr(headers, "get") else None
+    return {"x_ip_token": token} if token else {}
 
 
 def _api_error(exc: GatewayError) -> dict:

@@ -6,12 +6,14 @@ owners) stays in the pipeline. `LocalExecutor` runs the first ready backend in t
 cache; runs of backends that use a model pass through `ModelSlots` (`GATEWAY_CONCURRENCY_LIMIT` at a time) and
 execute on `ModelWorkers` threads at a lower CPU priority (`GATEWAY_MODEL_NICE`), while model-free work (text
 answers, Pillow edits) runs at once, in the request's own thread. Every result's metadata names the executor
-that ran it. Other executors (Ray Serve, remote gateway workers) plug in behind `build_executor`.
+that ran it. Other executors (Ray Serve, remote gateway workers) plug in behind `build_executor`; the seed of a
+run is fixed before it leaves (`seed.py`) and requests travel in one wire format (`codec.py`).
 """
 
 from __future__ import annotations
 
 from models.contracts import CapabilityRequest, CapabilityResult
+from pipeline.executors.seed import resolve_seed
 from pipeline.executors.slots import ModelSlots
 from pipeline.executors.workers import ModelWorkers
 
@@ -37,6 +39,7 @@ class LocalExecutor(Executor):
         self.workers = ModelWorkers(self.slots.slots, model_nice) if model_nice > 0 else None
 
     def run(self, request: CapabilityRequest) -> CapabilityResult:
+        request = resolve_seed(request, self.registry.get(request.capability))
         backend = self.registry.ready_backend(request.capability)
         if backend.uses_model:
             with self.slots.acquire(request):
@@ -55,13 +58,27 @@ class LocalExecutor(Executor):
 
 
 def build_executor(settings, registry) -> Executor:
+    """The executor GATEWAY_EXECUTOR names: `local` (on a ZeroGPU Space the ZeroGPU one, zerogpu.py), `ray`
+    (ray_executor.py) or `remote` (remote.py, which falls back on the local executor when no worker answers)."""
+    kind = (getattr(settings, "executor", "local") or "local").strip().lower()
+    if kind == "ray":
+        from pipeline.executors.ray_executor import RayExecutor
+
+        return RayExecutor(settings, registry)
+    if kind not in ("local", "remote"):
+        raise ValueError(f"GATEWAY_EXECUTOR={kind!r}: use local, ray or remote")
     from core.platform import on_zerogpu
 
     if on_zerogpu():  # GPU work must run inside spaces.GPU functions there (pipeline/executors/zerogpu.py)
         from pipeline.executors.zerogpu import ZeroGpuExecutor
 
-        executor = ZeroGpuExecutor(registry, model_slots=settings.concurrency_limit)
-        executor.slots.max_waiting = settings.model_queue_max  # runs happen in ZeroGPU's workers: no nice there
-        return executor
-    return LocalExecutor(registry, model_slots=settings.concurrency_limit, model_nice=settings.model_nice,
-                         max_waiting=settings.model_queue_max)
+        local = ZeroGpuExecutor(registry, model_slots=settings.concurrency_limit)
+        local.slots.max_waiting = settings.model_queue_max  # runs happen in ZeroGPU's workers: no nice there
+    else:
+        local = LocalExecutor(registry, model_slots=settings.concurrency_limit, model_nice=settings.model_nice,
+                              max_waiting=settings.model_queue_max)
+    if kind == "remote":
+        from pipeline.executors.remote import RemoteExecutor
+
+        return RemoteExecutor(settings, registry, local=local)
+    return local
