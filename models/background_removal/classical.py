@@ -3,15 +3,16 @@
 No person-segmentation network can be installed from the package registries next to this project's numpy 2
 (mediapipe's selfie model needs numpy<2 or a `--no-deps` rebuild), so people are found by their face: dlib's
 built-in HOG face detector (no weight file; OpenCV's bundled Haar cascade when dlib is absent) places a
-head-and-torso template that seeds GrabCut, which then follows the real colours. Anything else is seeded by a
-rectangle a few percent inside the frame. GrabCut runs 3 iterations at 256 px on the long side (about
+head-and-torso template that seeds GrabCut, which then follows the real colours. An animal that the object
+finder's YOLOv4-tiny detector sees (models/object_removal/detector.py) is cut from its box; anything else is
+seeded by a rectangle a few percent inside the frame. GrabCut runs 3 iterations at 256 px on the long side (about
 0.2–0.3 s of CPU at 512²); the mask is scaled back and its edge turned into a soft alpha by a guided filter with the photo as
 guide (He et al. 2010), so the edge follows the image's own edges at full resolution. Against hand-outlined
 real photos (bench/bench_background_removal.py) the face prior reaches IoU 0.92 on `astronaut` and 0.90 on
 Grace Hopper, against 0.54 and 0.74 with the frame alone; the frame gives 0.95 on `coffee` and 0.97 on
-scikit-learn's `flower`, but only 0.42 on the `chelsea` close-up, whose subject runs off the frame, and
-0.3–0.6 on the motorcycle in a cluttered garage — those need a neural model (README "Embedded models" lists
-what was tried offline).
+scikit-learn's `flower`, but only 0.40 on the `chelsea` close-up, whose subject runs off the frame (0.73 from
+the detector's cat box), and 0.3–0.6 on the motorcycle in a cluttered garage — those need a neural model
+(README "Embedded models" lists what was tried offline).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ FRAME_MARGIN = 0.04  # the object path assumes the subject stays this far inside
 @dataclass
 class Segmentation:
     alpha: object  # float32 HxW in [0, 1]
-    method: str  # "face_prior" | "frame"
+    method: str  # "face_prior" | "animal_box" | "frame"
     faces: list = field(default_factory=list)  # (left, top, right, bottom) in image pixels
     detector: str = ""
     notes: list = field(default_factory=list)
@@ -44,10 +45,17 @@ def segment(rgb, subject: str | None = None) -> Segmentation:
         if subject == "person" and not faces:
             notes.append("I could not find a face, so I separated the main subject from its surroundings instead")
     small, scale = _work_image(rgb)
+    animal = None if faces or subject == "person" else detect_animal(rgb)
     if faces:
         labels = person_labels(small.shape[:2], [tuple(v * scale for v in box) for box in faces])
         hard = _grabcut(small, labels)
         method = "face_prior"
+    elif animal is not None:
+        from models.object_removal.detector import object_mask
+
+        hard = object_mask(rgb, animal.box)  # full size already (GrabCut ran on the box's crop)
+        method = "animal_box"
+        notes.append(f"the subject is the {animal.label} that YOLOv4-tiny found ({animal.score:.0%} sure)")
     else:
         hard = _grabcut(small, frame_labels(small.shape[:2]))
         method = "frame"
@@ -56,6 +64,34 @@ def segment(rgb, subject: str | None = None) -> Segmentation:
         return Segmentation(hard.astype("float32"), method, faces, detector, notes)
     alpha = soften(rgb, hard)
     return Segmentation(alpha, method, faces, detector, notes)
+
+
+ANIMALS = {"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"}
+ANIMAL_SCORE_MIN = 0.3
+
+
+def detect_animal(rgb):
+    """The largest animal YOLOv4-tiny sees (models/object_removal/detector.py), or None (also when the
+    detector's wheel is not installed). Pet close-ups run off the frame, which the frame seed assumes they
+    do not (the `chelsea` cat: IoU 0.40 with the frame, 0.73 with the box); for people the face prior fits
+    better than a box, and for objects the box is the detected thing, not the subject (the cup without its
+    saucer), so only animals use it."""
+    from models.object_removal.detector import CocoDetector
+
+    detector = _coco_detector(CocoDetector)
+    if not detector.available():
+        return None
+    found = detector.detect(rgb, ANIMALS, threshold=ANIMAL_SCORE_MIN)
+    return max(found, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1])) if found else None
+
+
+_COCO_DETECTOR = []
+
+
+def _coco_detector(factory):
+    if not _COCO_DETECTOR:
+        _COCO_DETECTOR.append(factory())
+    return _COCO_DETECTOR[0]
 
 
 def detect_faces(rgb) -> tuple[list, str]:

