@@ -219,7 +219,7 @@ def test_delete_asks_first_clear_is_a_new_chat_and_the_api_link_shows(browser_pa
     page.goto(server.url, wait_until="load")
     page.wait_for_selector("#msg textarea")
     page.locator("footer").get_by_text("Use via API").first.wait_for(state="visible", timeout=15_000)
-    assert page.locator("#chat [data-testid=block-label]").count() == 0  # no stray "Chatbot" label
+    assert page.locator("#chat").get_by_text("Chatbot", exact=True).count() == 0  # no stray "Chatbot" label
     page.click("#new-chat")
     send(page, "what can you do?")
     wait_text(page, "Here is what I can do")
