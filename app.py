@@ -161,6 +161,10 @@ def _stop_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>`: every thread's stack to stderr, for a stuck request
+        import faulthandler
+
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 if __name__ == "__main__":

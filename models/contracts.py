@@ -31,8 +31,17 @@ class BackendStatus:
 def missing_modules(*modules: str, fix: str = "pip install -r requirements.txt") -> BackendStatus | None:
     """A MISSING status naming the modules that are not installed (checked without importing them), else None."""
     import importlib.util
+    import sys
 
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    def installed(module: str) -> bool:
+        if module in sys.modules:  # imported already (cv2 then has __spec__ None, and find_spec raises)
+            return True
+        try:
+            return importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            return False
+
+    missing = [m for m in modules if not installed(m)]
     if not missing:
         return None
     return BackendStatus(MISSING, f"the Python package(s) {', '.join(missing)} are not installed", fix)

@@ -8,6 +8,7 @@ is visible: the next request is answered while the stopped one is still winding 
 
 import os
 import shutil
+import signal
 import time
 
 import pytest
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def browser_page(tmp_path_factory):
+def browser_page(tmp_path_factory, request):
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
             pytest.fail("CI needs Debian chromium: apt-get install -y chromium")
@@ -38,7 +39,13 @@ def browser_page(tmp_path_factory):
         context = browser.new_context(viewport={"width": 1366, "height": 900})
         page = context.new_page()
         page.set_default_timeout(90_000)
+        failed_before = request.session.testsfailed
         yield server, page
+        if request.session.testsfailed > failed_before:  # for the report: the page and every server thread
+            page.screenshot(path=str(data.parent / "at-failure.png"), full_page=True)
+            server.proc.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            print(server.log[-20_000:])
         browser.close()
     server.stop()
 

@@ -175,3 +175,23 @@ def test_auto_budget_leaves_headroom_on_a_gpu_and_uses_half_the_ram_on_cpu():
     assert cache_budget_bytes("2.5", "cuda") == int(2.5 * GIB)
     with pytest.raises(ValueError, match="GATEWAY_CACHE_BUDGET_GB"):
         cache_budget_bytes("lots", "cpu")
+
+
+def test_missing_modules_names_only_what_is_absent_even_for_imported_modules_without_a_spec():
+    """cv2 sets `__spec__` to None once imported, so `find_spec("cv2")` raises ValueError: the start-up report
+    (every backend's status) crashed on it in a running app."""
+    import sys
+    import types
+
+    from models.contracts import MISSING, missing_modules
+
+    odd = types.ModuleType("gateway_test_odd_module")
+    odd.__spec__ = None
+    sys.modules[odd.__name__] = odd
+    try:
+        assert missing_modules(odd.__name__, "json") is None
+        status = missing_modules(odd.__name__, "gateway_test_not_installed")
+        assert status.state == MISSING and "gateway_test_not_installed" in status.reason
+        assert odd.__name__ not in status.reason
+    finally:
+        del sys.modules[odd.__name__]

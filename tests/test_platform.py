@@ -186,6 +186,7 @@ def test_the_zerogpu_variant_is_python_3_12_with_a_supported_torch_and_otherwise
         {k: v for k, v in main.items() if not k.startswith("torch")}
     front = ZEROGPU_README.read_text().split("---")[1]
     assert 'python_version: "3.12"' in front and "sdk: gradio" in front
+    assert "hf_oauth: true" in front and "hf_oauth: true" in (ROOT / "README.md").read_text().split("---")[1]
     assert readme_preload_block(ZEROGPU_README) == preload_block(preload_specs())
 
 

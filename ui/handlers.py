@@ -41,6 +41,9 @@ class Handlers:
         self.router = router
         self._export_dir = Path(export_dir) if export_dir else Path(settings.data_dir) / "exports"
         self._export_key = export_key(settings.owner_secret)  # derived: the secret itself never names a file
+        # Painted strokes (restored into the editor on reload) sit beside the exports: this instance's own folder
+        # that Gradio may serve, never a temp folder shared by every instance on the host.
+        self.brush_dir = self._export_dir / "brush"
 
     # ---- identity ------------------------------------------------------------------------------------
     def browser_owner(self, state: dict | None, request=None, profile=None) -> tuple[str, dict]:

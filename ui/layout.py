@@ -221,10 +221,11 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
             tab, last = live.tab(request), None
             while not (run.finished.wait(_POLL_S) or run.cancel.is_set()):
                 if board.viewing(tab, run):
-                    history = live.render(owner, board.view(tab)[1])
+                    viewed = board.view(tab)[1]
+                    history = live.render(owner, viewed)
                     if history != last:
                         last = history
-                        yield gr.skip(), history, gr.skip(), gr.skip(), gr.update(visible=True)
+                        yield gr.skip(), history, gr.skip(), gr.skip(), gr.update(visible=live.busy(owner, viewed))
             if board.viewing(tab, run):
                 chat = live.look_at(st, owner, request)  # a new chat's draft now names its session
                 yield (st, live.render(owner, chat), live.gallery(owner, chat), gr.update(**live.sessions(owner, chat)),
@@ -257,7 +258,7 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
                 history = live.render(owner, chat)
                 if history != last:
                     last = history
-                    yield history, gr.skip(), gr.skip(), gr.update(visible=True)
+                    yield history, gr.skip(), gr.skip(), gr.update(visible=live.busy(owner, chat))
                 time.sleep(_POLL_S)
             if board.view(tab) == current:
                 yield (live.render(owner, chat), live.gallery(owner, chat), gr.update(**live.sessions(owner, chat)),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import tempfile
 from pathlib import Path
 
 from core.errors import NotFound
@@ -44,7 +43,7 @@ class LiveChat:
         self.store = handlers.store
         self.pipeline = handlers.pipeline
         self.board = board or RunBoard()
-        self._brush_dir = Path(tempfile.gettempdir()) / "gateway-brush"
+        self._brush_dir = handlers.brush_dir  # this instance's, never a shared temp dir
 
     # ---- identity and the chat a tab shows ---------------------------------------------------------------------
     def identity(self, state, request=None, profile=None) -> tuple[str, dict]:
@@ -107,7 +106,8 @@ class LiveChat:
         return self.handlers.session_choices(owner, self.board.session_of(chat))
 
     def busy(self, owner: str, chat: str) -> bool:
-        return bool(self.board.in_flight(owner, chat))
+        """Whether the chat has a run that Stop can still end (a stopped run winding down does not count)."""
+        return any(not r.cancel.is_set() for r in self.board.in_flight(owner, chat))
 
     def _ui_chips(self, row) -> list[dict]:
         """"Erase by painting" under the last reply that has an image: opens the brush on that image."""
@@ -189,6 +189,9 @@ class LiveChat:
         if session_id:
             self.board.stop(owner, chat)
             self.handlers.delete_session(session_id, owner)  # also withdraws the image URLs handed out for it
+            painted = self.board.brush(owner, chat)
+            if painted is not None and painted.strokes_path:
+                Path(painted.strokes_path).unlink(missing_ok=True)  # the strokes go with the chat
             self.board.close_brush(owner, chat)
         return self.new_chat(state, owner, request)
 
