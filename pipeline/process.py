@@ -20,6 +20,7 @@ import time
 import uuid
 
 from core.errors import Cancelled, ConsentRequired, GatewayError, InvalidInput
+from core.jsonable import jsonable as _jsonable
 from core.images import encode_png, load_image
 from core.vocabulary import HUMAN_NAMES
 from models.contracts import CapabilityRequest, CapabilityResult, InputImage
@@ -149,7 +150,7 @@ class Pipeline:
         stored_ids = [i for i in (context.get("image_ids") or [])]
         user_meta = {"context": _public_context(context), "notes": notes}
         if session is None:  # a session is created only together with its first message
-            session, user_row = self.store.start_session(owner, "user", text, title=_title(text), metadata=user_meta,
+            session, user_row = self.store.start_session(owner, "user", text, title=session_title(text), metadata=user_meta,
                                                          image_ids=stored_ids, new_images=new_images)
         else:
             user_row = self.store.add_message(session.id, owner, "user", text, metadata=user_meta,
@@ -311,19 +312,12 @@ def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 3)
 
 
-def _title(text: str) -> str:
+def session_title(text: str) -> str:
+    """A chat's title from its first message (the browser's live chat names the sessions it opens the same way)."""
     text = " ".join(text.split())
     return (text[:57] + "…") if len(text) > 58 else (text or "New chat")
 
 
 def _public_context(context: dict) -> dict:
     return {k: v for k, v in context.items() if k in CONTEXT_KEYS and _jsonable(v)}
-
-
-def _jsonable(value) -> bool:
-    try:
-        json.dumps(value)
-        return True
-    except (TypeError, ValueError):
-        return False
 

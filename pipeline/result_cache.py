@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import NotFound
+from core.jsonable import jsonable as _jsonable
 from models.contracts import Action, CapabilityRequest, CapabilityResult
 
 log = logging.getLogger(__name__)
@@ -228,11 +229,3 @@ def _safe(method) -> str:
         return str(method())
     except Exception:  # noqa: BLE001
         return ""
-
-
-def _jsonable(value) -> bool:
-    try:
-        json.dumps(value)
-        return True
-    except (TypeError, ValueError):
-        return False

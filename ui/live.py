@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core.errors import NotFound
 from pipeline.identity import export_key
+from pipeline.process import session_title
 from ui.handlers import _forwarded_credentials as forwarded_credentials
 from ui.render import chip_value, render_history, render_response, run_messages
 from ui.runs import DONE, RUNNING, STOPPED, STOPPING, Painted, Run, RunBoard, new_draft
@@ -24,12 +25,6 @@ log = logging.getLogger(__name__)
 
 BRUSH_FRACTION = 0.025  # default brush diameter as a share of the image's shorter side
 ERASE_PAINTED = "erase what I painted"
-
-
-def session_title(text: str) -> str:
-    """A chat's title from its first message (the pipeline names sessions it creates the same way)."""
-    text = " ".join(text.split())
-    return (text[:57] + "…") if len(text) > 58 else (text or "New chat")
 
 
 def brush_size(width: int, height: int) -> int:

@@ -14,6 +14,7 @@ import json
 
 from core import errors as core_errors
 from core.errors import CapabilityUnavailable, GatewayError
+from core.jsonable import jsonable_only
 from models.contracts import Action, CapabilityRequest, CapabilityResult, InputImage, OutputImage
 
 WIRE_VERSION = 1
@@ -90,7 +91,7 @@ def encode_result(result: CapabilityResult) -> tuple[dict, list[bytes]]:
     blobs = [image_to_png(out.image) for out in result.images]
     header = {
         "wire": WIRE_VERSION, "type": result.type, "message": result.message, "backend": result.backend,
-        "model_id": result.model_id, "metadata": _jsonable_only(result.metadata),
+        "model_id": result.model_id, "metadata": jsonable_only(result.metadata),
         "images": [{"blob": i, "recipe": out.recipe, "parent_ids": out.parent_ids, "png_text": out.png_text}
                    for i, out in enumerate(result.images)],
         "actions": [a.to_dict() for a in result.actions], "suggestions": list(result.suggestions),
@@ -119,7 +120,7 @@ def encode_error(exc: BaseException, *, error_id: str = "") -> dict:
     """The header of a failed run: a `GatewayError` keeps its code, message, suggestions and details."""
     if isinstance(exc, GatewayError):
         return {"wire": WIRE_VERSION, "error": {"code": exc.code, "message": exc.message,
-                                                "suggestions": exc.suggestions, "details": _jsonable_only(exc.details)}}
+                                                "suggestions": exc.suggestions, "details": jsonable_only(exc.details)}}
     return {"wire": WIRE_VERSION, "error": {
         "code": "worker_error", "suggestions": [], "details": {"error_id": error_id} if error_id else {},
         "message": "The machine that ran this failed unexpectedly" + (f" (error id {error_id})" if error_id else "")
@@ -158,14 +159,3 @@ def _check_json(header: dict, what: str) -> None:
         json.dumps(header)
     except (TypeError, ValueError) as exc:
         raise core_errors.InvalidInput(f"This {what} cannot be sent to another machine: {exc}.") from None
-
-
-def _jsonable_only(values: dict) -> dict:
-    out = {}
-    for key, value in (values or {}).items():
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError):
-            continue
-        out[key] = value
-    return out
