@@ -52,8 +52,7 @@ def build_app(settings: Settings):
         from ui.worker import build_worker_app
 
         return build_worker_app(settings)
-    from models.cache import ModelCache
-    from models.devices import cache_budget_bytes, resolve_device
+    from models.cache import model_cache_for
     from models.registry import build_registry
     from pipeline.executors import build_executor
     from pipeline.identity import resolve_owner_secret
@@ -71,12 +70,7 @@ def build_app(settings: Settings):
     store = Store(settings.db_path, settings.images_dir)
     seed_templates(store)
     repair_interrupted(store)  # messages a crash left unanswered get an "interrupted — try again" reply
-    budget = settings.cache_budget_gb
-    if str(budget).strip().lower() in ("", "auto"):  # from the device's memory, asked when first needed
-        cache = ModelCache(lambda: cache_budget_bytes(budget, resolve_device(settings.device)))
-    else:
-        cache = ModelCache(cache_budget_bytes(budget, settings.device))
-    registry = build_registry(settings, cache, device=settings.device)
+    registry = build_registry(settings, model_cache_for(settings), device=settings.device)
     router = Router(settings, registry)
     pipeline = Pipeline(settings, store, registry, router, Refiner(store), executor=build_executor(settings, registry))
     handlers = Handlers(settings, pipeline, store, registry, router, export_dir=export_folder(settings))

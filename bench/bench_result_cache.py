@@ -40,7 +40,7 @@ def main() -> int:
     from skimage import data
 
     from core.settings import Settings
-    from models.cache import ModelCache
+    from models.cache import model_cache_for
     from models.registry import build_registry
     from pipeline.identity import owner_from_token
     from pipeline.process import Pipeline
@@ -51,7 +51,7 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="bench-result-cache-"))
     settings = Settings.from_env({}, data_dir=folder / "data", style_threads=1)
     store = Store(settings.db_path, settings.images_dir)
-    registry = build_registry(settings, ModelCache(int(settings.cache_budget_gb * 2**30)))
+    registry = build_registry(settings, model_cache_for(settings))
     router = Router(settings, registry)
     router.warm()
     pipe = Pipeline(settings, store, registry, router, Refiner(store))

@@ -223,3 +223,14 @@ def _measure(model) -> int:
             except Exception:  # noqa: BLE001 - an object with an unrelated parameters() method
                 return 0
     return total
+
+
+def model_cache_for(settings) -> ModelCache:
+    """The model cache GATEWAY_CACHE_BUDGET_GB asks for (GiB, or `auto`: sized from the device's memory when
+    first needed, so building it imports no torch). The app, a worker, a Ray replica and the scripts share it."""
+    from models.devices import cache_budget_bytes, resolve_device
+
+    budget = settings.cache_budget_gb
+    if str(budget).strip().lower() in ("", "auto"):
+        return ModelCache(lambda: cache_budget_bytes(budget, resolve_device(settings.device)))
+    return ModelCache(cache_budget_bytes(budget, settings.device))

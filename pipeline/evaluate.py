@@ -74,15 +74,13 @@ def _same_grey(value: str, gold) -> bool:
 def build_router():
     """The Router as the app builds it: settings from the environment, the registry with every capability."""
     from core.settings import Settings
-    from models.cache import ModelCache
-    from models.devices import cache_budget_bytes, resolve_device
+    from models.cache import model_cache_for
     from models.registry import build_registry
     from pipeline.router import Router
 
     settings = Settings.from_env()
     try:
-        budget = lambda: cache_budget_bytes(settings.cache_budget_gb, resolve_device(settings.device))  # noqa: E731
-        registry = build_registry(settings, ModelCache(budget))
+        registry = build_registry(settings, model_cache_for(settings))
     except (ImportError, ValueError) as exc:  # a capability package not there yet: generic parameters only
         print(f"note: capability registry unavailable ({exc}); using the generic parameter parser only",
               file=sys.stderr)

@@ -19,7 +19,8 @@ def build_worker_app(settings):
     """(Blocks, WorkerService) of a worker: its own model cache and registry, nothing stored."""
     from models.registry import build_registry
     from pipeline.executors import build_executor
-    from pipeline.executors.worker_service import WorkerService, model_cache_for
+    from models.cache import model_cache_for
+    from pipeline.executors.worker_service import WorkerService
 
     registry = build_registry(settings, model_cache_for(settings), device=settings.device)
     # The local executor of this platform: on a ZeroGPU Space model runs go through spaces.GPU there.

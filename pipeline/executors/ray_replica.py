@@ -71,7 +71,7 @@ def replica_deployment(settings, pool: str, registry_factory=None):
         def __init__(self, settings, pool, registry_factory):
             from models.registry import build_registry
             from pipeline.executors import LocalExecutor
-            from pipeline.executors.worker_service import model_cache_for
+            from models.cache import model_cache_for
 
             self.pool = pool
             self.cache = model_cache_for(settings)

@@ -21,17 +21,6 @@ from pipeline.executors.codec import WIRE_VERSION, decode_request, encode_error,
 log = logging.getLogger(__name__)
 
 
-def model_cache_for(settings):
-    """The model cache a worker or a Ray replica builds for itself (GATEWAY_CACHE_BUDGET_GB: GiB or `auto`)."""
-    from models.cache import ModelCache
-    from models.devices import cache_budget_bytes, resolve_device
-
-    budget = settings.cache_budget_gb
-    if str(budget).strip().lower() in ("", "auto"):  # from the device's memory, asked when first needed
-        return ModelCache(lambda: cache_budget_bytes(budget, resolve_device(settings.device)))
-    return ModelCache(cache_budget_bytes(budget, settings.device))
-
-
 class WorkerService:
     def __init__(self, settings, registry, executor: LocalExecutor | None = None):
         if not (settings.worker_token or "").strip():
