@@ -66,3 +66,15 @@ class Server:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+def serve_app(tmp_path_factory, name: str, env: dict | None = None):
+    """The body of a module fixture: `python app.py` in a data dir of its own, stopped afterwards
+    (`yield from serve_app(tmp_path_factory, "mcp")`)."""
+    data = tmp_path_factory.mktemp(name) / "data"
+    data.mkdir()
+    server = Server(data, free_port(), env=env).start()
+    try:
+        yield server
+    finally:
+        server.stop()

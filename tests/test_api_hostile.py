@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from PIL import Image
 
 from pipeline.store.store import UNANSWERED_SQL
-from tests.server_util import ROOT, Server, free_port
+from tests.server_util import ROOT, serve_app
 
 OWNER = "hostile-api-owner-1"
 FILE_META = {"_type": "gradio.FileData"}
@@ -29,11 +29,7 @@ SERVER_PATH_MARKERS = (str(ROOT), "site-packages", str(Path.home()) + "/")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("hostile") / "data"
-    data.mkdir()
-    srv = Server(data, free_port()).start()
-    yield srv
-    srv.stop()
+    yield from serve_app(tmp_path_factory, "hostile")
 
 
 def call(server, endpoint: str, data: list) -> tuple[str, object, str]:

@@ -9,18 +9,14 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.server_util import Server, free_port
+from tests.server_util import Server, free_port, serve_app
 
 ALICE, BOB = "alice-api-token-1", "bob-api-token-22"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("app") / "data"
-    data.mkdir()
-    srv = Server(data, free_port()).start()
-    yield srv
-    srv.stop()
+    yield from serve_app(tmp_path_factory, "app")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.server_util import Server, free_port
+from tests.server_util import Server, free_port, serve_app
 
 TOOLS = {"chat", "list_sessions", "get_session", "delete_session", "get_image", "capabilities"}
 OWNER = "mcp-agent-owner-token-123"
@@ -20,11 +20,7 @@ OWNER = "mcp-agent-owner-token-123"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("mcp") / "data"
-    data.mkdir()
-    srv = Server(data, free_port()).start()
-    yield srv
-    srv.stop()
+    yield from serve_app(tmp_path_factory, "mcp")
 
 
 def _data_url(image: Image.Image) -> str:
