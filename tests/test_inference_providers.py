@@ -21,18 +21,13 @@ from PIL import Image, ImageOps
 from models.contracts import DOWNLOADABLE, MISSING, READY
 from models.image_generation import capability
 from tests.executor_util import make_front, photo, pixels, send
+from tests.image_util import png
 
 MODEL = "stand-in/tiny-flux"
 
 
 def seed_colour(seed: int) -> tuple[int, int, int]:
     return seed % 256, (seed // 256) % 256, 77
-
-
-def png(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 class StandIn(BaseHTTPRequestHandler):

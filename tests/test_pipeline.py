@@ -1,6 +1,5 @@
 """process_message end to end on the real store, registry and image_edit capability (no gradio)."""
 
-import io
 import json
 
 import numpy as np
@@ -19,6 +18,7 @@ from pipeline.process import Pipeline
 from pipeline.refine import Refiner
 from pipeline.router import Router
 from pipeline.store import Store
+from tests.image_util import png
 
 ALICE = owner_from_token("alice-token-123", "secret")
 BOB = owner_from_token("bob-token-4567", "secret")
@@ -36,12 +36,6 @@ def pipe(settings):
     pipeline, store = make_pipeline(settings)
     yield pipeline
     store.close()
-
-
-def png(img) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def send(pipe, text, session_id="", images=(), owner=ALICE, **context):

@@ -4,7 +4,6 @@ Every chip a reply offers is also sent back through the pipeline where that matt
 checked by running it, not by looking at its label.
 """
 
-import io
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from pipeline.identity import owner_from_token
 from pipeline.response import Response
 from pipeline.suggest import MAX_CHIPS, ChipPolicy, is_advice, is_operator_fix
 from tests.test_pipeline import make_pipeline
+from tests.image_util import png
 
 ALICE = owner_from_token("alice-token-123", "secret")
 
@@ -37,12 +37,6 @@ def pipe(settings):
     pipeline, store = make_pipeline(settings, registry=registry)
     yield pipeline
     store.close()
-
-
-def png(img) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def send(pipe, text, session_id="", images=(), **context):
