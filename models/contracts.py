@@ -28,20 +28,24 @@ class BackendStatus:
         return self.state == READY
 
 
-def missing_modules(*modules: str, fix: str = "pip install -r requirements.txt") -> BackendStatus | None:
-    """A MISSING status naming the modules that are not installed (checked without importing them), else None."""
+def module_installed(module: str) -> bool:
+    """Whether `module` can be imported, checked without importing it. Never `find_spec` alone: once cv2 is
+    imported its `__spec__` is None and `find_spec("cv2")` raises ValueError (the help reply and the start-up
+    report crashed on it, depending on whether something had imported cv2 first)."""
     import importlib.util
     import sys
 
-    def installed(module: str) -> bool:
-        if module in sys.modules:  # imported already (cv2 then has __spec__ None, and find_spec raises)
-            return True
-        try:
-            return importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            return False
+    if sys.modules.get(module) is not None:
+        return True
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
-    missing = [m for m in modules if not installed(m)]
+
+def missing_modules(*modules: str, fix: str = "pip install -r requirements.txt") -> BackendStatus | None:
+    """A MISSING status naming the modules that are not installed (checked without importing them), else None."""
+    missing = [m for m in modules if not module_installed(m)]
     if not missing:
         return None
     return BackendStatus(MISSING, f"the Python package(s) {', '.join(missing)} are not installed", fix)

@@ -160,3 +160,17 @@ def test_nothing_plausible_opens_the_brush(registry):
     portrait = Image.open(EXAMPLES / "astronaut.jpg").convert("RGB")
     flag = _erase(registry, portrait, "erase the flag on the left")
     assert flag.type == "clarification" and flag.metadata["open_brush"] is True and not flag.images
+
+
+def test_the_help_listing_survives_cv2_without_a_spec(settings, monkeypatch):
+    """Once cv2 has been imported in some ways its `__spec__` is None, and `importlib.util.find_spec("cv2")`
+    raises ValueError: the chat's help reply ("what can you do?") lists every backend and failed with it in a
+    running app, depending on what had imported cv2 first."""
+    import cv2
+
+    from models.registry import build_registry
+
+    monkeypatch.setattr(cv2, "__spec__", None)
+    listing = {c["name"]: c for c in build_registry(settings, ModelCache(2**30)).describe()}
+    removal = next(b for b in listing["object_removal"]["backends"] if "mask_from_text_offline" in b)
+    assert removal["mask_from_text_offline"]["status"] == "ready"

@@ -9,14 +9,14 @@ session class the configured folder as its home instead of mutating process-wide
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from models.background_removal import rembg_models
 from models.background_removal.reply import CAPABILITY, run_request
-from models.contracts import Backend, BackendStatus, CapabilityRequest, DOWNLOADABLE, MISSING, missing_modules, READY
+from models.contracts import (Backend, BackendStatus, CapabilityRequest, DOWNLOADABLE, MISSING, missing_modules,
+                              module_installed, READY)
 
 DOWNLOAD_FIX = "python -m models.download background_removal (or set GATEWAY_ALLOW_DOWNLOADS=true)"
 
@@ -158,7 +158,7 @@ class GrabCutBackend(Backend):
 
         from models.background_removal.classical import _dlib_detector
 
-        if importlib.util.find_spec("dlib") is not None:
+        if module_installed("dlib"):
             _dlib_detector()  # ~0.1 s to build; paid at load (or warm-up), not by the first request
         return "grabcut"
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from models.contracts import module_installed
+
 WORK_SIDE = 256  # GrabCut's working resolution (long side): 320 px / 5 iterations cost 3x for +0.01 IoU
 ITERATIONS = 3
 DETECT_SIDE = 640  # face detection resolution: dlib's HOG finds faces from ~80 px, i.e. 1/8 of this
@@ -96,7 +98,6 @@ def _coco_detector(factory):
 
 def detect_faces(rgb) -> tuple[list, str]:
     """Face boxes (left, top, right, bottom) in `rgb` pixels and the detector's name."""
-    import importlib.util
 
     import cv2
 
@@ -104,7 +105,7 @@ def detect_faces(rgb) -> tuple[list, str]:
     scale = DETECT_SIDE / max(height, width)
     resized = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
                          interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    if importlib.util.find_spec("dlib") is not None:
+    if module_installed("dlib"):
         import dlib
 
         # Upsampling once more finds smaller faces but also badges and patches (seen on `astronaut`).

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.contracts import module_installed
+
 PERSON_WORDS = {"person", "people", "persons", "man", "men", "woman", "women", "boy", "girl", "child", "children",
                 "kid", "kids", "guy", "lady", "human", "someone", "somebody", "astronaut", "player", "tourist",
                 "tourists", "stranger", "strangers", "photobomber", "passerby"}
@@ -51,9 +53,7 @@ class OfflineFinder:
         self.detector = detector or CocoDetector()
 
     def available(self) -> bool:
-        import importlib.util
-
-        return importlib.util.find_spec("cv2") is not None
+        return module_installed("cv2")
 
     def describe(self) -> dict:
         from models.object_removal.detector import LICENCE

@@ -9,13 +9,13 @@ otherwise use the style's nearest fast style or filter and say which one and why
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 
 from PIL import Image
 
 from core.errors import CapabilityUnavailable, Cancelled, GatewayError
-from models.contracts import Backend, BackendStatus, CapabilityRequest, CapabilityResult, MISSING, missing_modules, READY
+from models.contracts import (Backend, BackendStatus, CapabilityRequest, CapabilityResult, MISSING, missing_modules,
+                              module_installed, READY)
 from models.style_transfer import diffusion, engine, geometry, replies
 from models.style_transfer.catalogue import BY_KEY, DIFFUSION, FAST, FILTER, Style
 from models.style_transfer.planning import ASK, FROM_IMAGE, UNKNOWN, Plan, make_plan
@@ -95,7 +95,7 @@ class _StyleBackend(Backend):
         return replies.image_result(plan, out, message, engine.FAST_MODEL_ID, recipe, style, strength)
 
     def _filter(self, plan, request, style: Style, note: str) -> CapabilityResult:
-        if style.key != "pixel_art" and importlib.util.find_spec("cv2") is None:
+        if style.key != "pixel_art" and not module_installed("cv2"):
             raise CapabilityUnavailable(f"The {style.label} needs OpenCV, which is not installed.",
                                         suggestions=["pip install opencv-python-headless"])
         from models.style_transfer import filters  # numpy + OpenCV: only when a filter runs

