@@ -21,11 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-for key, value in {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                   "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}.items():
-    os.environ.setdefault(key, value)
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import common  # noqa: E402 - bench/ is sys.path[0] when run as a script
+
+common.setup()
+ROOT = common.ROOT
 
 CASES = [("image_edit (Pillow, rotate)", "rotate it 90 degrees clockwise"),
          ("upscale 2x (SPAN, ncnn)", "upscale it 2x"),

@@ -18,13 +18,11 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-for key, value in {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                   "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}.items():
-    os.environ.setdefault(key, value)
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import common  # noqa: E402 - bench/ is sys.path[0] when run as a script
+
+common.setup()
+ROOT = common.ROOT
 SHARED = next((p / "shared" / "eval" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared" / "eval").is_dir()),
               ROOT.parent / "shared" / "eval")
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -30,7 +30,9 @@ def setup() -> None:
     anything imports numpy or torch."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    for var, value in {"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+                       "TOKENIZERS_PARALLELISM": "false"}.items():
+        os.environ.setdefault(var, value)
     sys.path.insert(0, str(ROOT))
 
 

@@ -20,8 +20,8 @@ import time
 import uuid
 
 from core.errors import Cancelled, ConsentRequired, GatewayError, InvalidInput
-from core.jsonable import jsonable as _jsonable
 from core.images import encode_png, load_image
+from core.jsonable import jsonable as _jsonable
 from core.vocabulary import HUMAN_NAMES
 from models.contracts import CapabilityRequest, CapabilityResult, InputImage
 from pipeline import schema
@@ -150,8 +150,9 @@ class Pipeline:
         stored_ids = [i for i in (context.get("image_ids") or [])]
         user_meta = {"context": _public_context(context), "notes": notes}
         if session is None:  # a session is created only together with its first message
-            session, user_row = self.store.start_session(owner, "user", text, title=session_title(text), metadata=user_meta,
-                                                         image_ids=stored_ids, new_images=new_images)
+            session, user_row = self.store.start_session(owner, "user", text, title=session_title(text),
+                                                         metadata=user_meta, image_ids=stored_ids,
+                                                         new_images=new_images)
         else:
             user_row = self.store.add_message(session.id, owner, "user", text, metadata=user_meta,
                                               image_ids=stored_ids, new_images=new_images)

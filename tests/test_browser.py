@@ -23,12 +23,17 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def browser_page(tmp_path_factory, request):
+def require_chromium() -> None:
+    """Debian's chromium, or a skip with the command that installs it (a failure in CI, where it must run)."""
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
             pytest.fail("CI needs Debian chromium: apt-get install -y chromium")
         pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser_page(tmp_path_factory, request):
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     data = tmp_path_factory.mktemp("browser") / "data"

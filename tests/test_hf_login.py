@@ -9,13 +9,12 @@ button, a signed-in account sees its chats from any browser, and anonymous use k
 import base64
 import hashlib
 import json
-import os
 import time
 
 import pytest
 
 from tests.server_util import Server, free_port
-from tests.test_browser import ARGS, CHROMIUM, send, wait_text
+from tests.test_browser import ARGS, CHROMIUM, require_chromium, send, wait_text
 
 pytestmark = pytest.mark.browser
 CLIENT_SECRET = "test-oauth-client-secret"
@@ -23,10 +22,7 @@ CLIENT_SECRET = "test-oauth-client-secret"
 
 @pytest.fixture(scope="module")
 def space(tmp_path_factory):
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("CI needs Debian chromium: apt-get install -y chromium")
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     data = tmp_path_factory.mktemp("space") / "data"

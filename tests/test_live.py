@@ -6,6 +6,7 @@ on real threads with real SQLite files.
 
 import threading
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -14,7 +15,8 @@ from PIL import Image
 from models.cache import ModelCache
 from models.contracts import Backend, CapabilityResult, OutputImage
 from models.registry import build_registry
-from tests.test_pipeline import make_pipeline, png
+from tests.image_util import png
+from tests.test_pipeline import make_pipeline
 from ui.capabilities_view import render_capabilities
 from ui.handlers import Handlers, session_label
 from ui.layout import hf_login_enabled
@@ -185,6 +187,23 @@ def test_brush_opens_on_the_image_with_a_fitting_size_and_keeps_strokes(live, ph
     assert restored.strokes_path and Image.open(restored.strokes_path).getbbox() == (10, 10, 30, 30)
     follow = live.send("erase it", [], state, owner, tab())
     assert follow.used_mask and follow.context["image_ids"] == [painted.image_id]
+
+
+def test_saved_strokes_stay_in_this_instance_and_go_with_a_cleared_canvas_and_a_deleted_chat(live, photo):
+    owner, state = live.identity({}, tab())
+    run = live.send("rotate it 90 degrees", [photo], state, owner, tab())
+    live.start(run)
+    wait(run)
+    strokes = Image.new("RGBA", (128, 128), (0, 0, 0, 0))
+    strokes.paste((255, 0, 64, 255), (10, 10, 30, 30))
+    live.open_brush(owner, run.chat)
+    saved = Path(live.paint(owner, run.chat, strokes).strokes_path)
+    assert saved.parent == live.handlers.brush_dir and saved.exists()
+    live.paint(owner, run.chat, None)  # the canvas cleared
+    assert not saved.exists()
+    saved = Path(live.paint(owner, run.chat, strokes).strokes_path)
+    live.delete(state, owner, tab())
+    assert not saved.exists() and live.board.brush(owner, run.chat) is None
 
 
 def test_brush_size_fits_the_image():

@@ -298,7 +298,7 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
 
         def on_close_brush(st, request: gr.Request, profile: gr.OAuthProfile | None):
             owner, st = live.identity(st, request, profile)
-            board.close_brush(owner, live.look_at(st, owner, request))
+            live.close_brush(owner, live.look_at(st, owner, request))
             return gr.update(visible=False), gr.skip(), gr.update(value=None)
 
         private = dict(api_visibility="private", show_progress="hidden")

@@ -184,10 +184,7 @@ class LiveChat:
         if session_id:
             self.board.stop(owner, chat)
             self.handlers.delete_session(session_id, owner)  # also withdraws the image URLs handed out for it
-            painted = self.board.brush(owner, chat)
-            if painted is not None and painted.strokes_path:
-                Path(painted.strokes_path).unlink(missing_ok=True)  # the strokes go with the chat
-            self.board.close_brush(owner, chat)
+            self.close_brush(owner, chat)
         return self.new_chat(state, owner, request)
 
     # ---- the brush --------------------------------------------------------------------------------------------
@@ -203,10 +200,18 @@ class LiveChat:
         current = self.board.brush(owner, chat)
         if current is not None and current.image_id == image.id:
             return current  # the same image: keep what was painted
+        self.close_brush(owner, chat)
         painted = Painted(image.id, self.handlers.exportable(image.path, owner), size=brush_size(image.width, image.height),
                           note=note or "Paint over what to erase, then press **Erase what I painted**.")
         self.board.open_brush(owner, chat, painted)
         return painted
+
+    def close_brush(self, owner: str, chat: str) -> None:
+        """Close the chat's brush; its saved strokes go with it."""
+        painted = self.board.brush(owner, chat)
+        if painted is not None and painted.strokes_path:
+            Path(painted.strokes_path).unlink(missing_ok=True)
+        self.board.close_brush(owner, chat)
 
     def paint(self, owner: str, chat: str, strokes) -> Painted | None:
         """Keep the strokes (an RGBA layer, None when the canvas was cleared) for the next message and a reload."""
@@ -214,6 +219,8 @@ class LiveChat:
         if painted is None:
             return None
         painted.strokes = strokes
+        if strokes is None and painted.strokes_path:  # the canvas was cleared: nothing to restore any more
+            Path(painted.strokes_path).unlink(missing_ok=True)
         painted.strokes_path = None
         if strokes is not None:
             key = export_key(self.handlers.settings.owner_secret)  # derived: the secret itself never names a file
@@ -235,7 +242,7 @@ class LiveChat:
         if response.metadata.get("open_brush"):
             return self.open_brush(run.owner, chat)
         if run.used_mask and response.type == "image":
-            self.board.close_brush(run.owner, chat)
+            self.close_brush(run.owner, chat)
             return None
         return False
 

@@ -17,9 +17,9 @@ MAX_FILE_BYTES = 300 * 2**20
 
 def build_worker_app(settings):
     """(Blocks, WorkerService) of a worker: its own model cache and registry, nothing stored."""
+    from models.cache import model_cache_for
     from models.registry import build_registry
     from pipeline.executors import build_executor
-    from models.cache import model_cache_for
     from pipeline.executors.worker_service import WorkerService
 
     registry = build_registry(settings, model_cache_for(settings), device=settings.device)

@@ -98,7 +98,6 @@ def _coco_detector(factory):
 
 def detect_faces(rgb) -> tuple[list, str]:
     """Face boxes (left, top, right, bottom) in `rgb` pixels and the detector's name."""
-
     import cv2
 
     height, width = rgb.shape[:2]

@@ -69,9 +69,9 @@ def replica_deployment(settings, pool: str, registry_factory=None):
 
     class GatewayReplica:
         def __init__(self, settings, pool, registry_factory):
+            from models.cache import model_cache_for
             from models.registry import build_registry
             from pipeline.executors import LocalExecutor
-            from models.cache import model_cache_for
 
             self.pool = pool
             self.cache = model_cache_for(settings)
