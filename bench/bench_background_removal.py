@@ -125,20 +125,20 @@ def raw_call(backend, device: str, image, *, with_edge_colours: bool):
     import cv2
     import dlib
 
-    from models.background_removal import classical
+    from models.vision import segment
 
     cv2.setNumThreads(1)
     detector = dlib.get_frontal_face_detector()
 
     def call():  # dlib + GrabCut with the backend's seeds; no guided filter
         rgb = np.asarray(image)
-        scale = classical.DETECT_SIDE / max(image.size)
+        scale = segment.DETECT_SIDE / max(image.size)
         faces = [(r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale)
                  for r in detector(cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), 0)]
-        small, work = classical._work_image(rgb)
-        labels = classical.person_labels(small.shape[:2], [tuple(v * work for v in f) for f in faces])
+        small, work = segment.work_image(rgb)
+        labels = segment.person_labels(small.shape[:2], [tuple(v * work for v in f) for f in faces])
         bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
-        cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), labels, None, bgd, fgd, classical.ITERATIONS,
+        cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), labels, None, bgd, fgd, segment.ITERATIONS,
                     cv2.GC_INIT_WITH_MASK)
         alpha = cv2.resize(np.isin(labels, (1, 3)).astype(np.float32), image.size, interpolation=cv2.INTER_LINEAR)
         if with_edge_colours:
@@ -181,12 +181,12 @@ def quality_table() -> list[str]:
     import numpy as np
 
     from core.settings import Settings
-    from models.background_removal import classical
+    from models.vision import segment
 
     methods = {
-        "GrabCut, frame only": lambda rgb: _frame_only(classical, rgb),
+        "GrabCut, frame only": lambda rgb: _frame_only(rgb),
         "GrabCut: face prior, else a detected animal's box, else the frame (the embedded backend)":
-            lambda rgb: classical.segment(rgb).alpha,
+            lambda rgb: segment.segment(rgb).alpha,
     }
     settings = Settings.from_env()
     if _rembg_has_weights(settings):
@@ -194,7 +194,7 @@ def quality_table() -> list[str]:
 
         handle = RembgBackend(settings).load("cpu")
         methods[f"rembg {handle.model_id}"] = lambda rgb: _rembg_alpha(handle, rgb)
-    from models.object_removal.detector import CocoDetector
+    from models.vision.detector import CocoDetector
 
     if CocoDetector().available():  # tried for the cut-out too: a box is the detected thing, not the subject
         methods["YOLOv4-tiny main box + GrabCut (the object finder's masks; tried, not shipped)"] = _detector_box
@@ -241,24 +241,24 @@ def _onnx_salient(path: str, side: int = 320):
 
 
 def _detector_box(rgb):
-    """The object finder's mask (models/object_removal/detector.py) of the detection with the largest
+    """The object finder's mask (models/vision/detector.py) of the detection with the largest
     score × area, softened like the embedded backend's."""
     import numpy as np
 
-    from models.background_removal import classical
-    from models.object_removal.detector import CocoDetector, object_mask
+    from models.vision import segment
+    from models.vision.detector import CocoDetector, object_mask
 
     found = CocoDetector().detect(rgb)
     if not found:
         return np.zeros(rgb.shape[:2], np.float32)
     best = max(found, key=lambda d: d.score * (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
-    return classical.soften(rgb, object_mask(rgb, best.box))
+    return segment.soften(rgb, object_mask(rgb, best.box))
 
 
-def _frame_only(classical, rgb):
-    small, _scale = classical._work_image(rgb)
-    hard = classical._tidy(classical._grabcut(small, classical.frame_labels(small.shape[:2])))
-    return classical.soften(rgb, hard)
+def _frame_only(rgb):
+    small, _scale = segment.work_image(rgb)
+    hard = segment.tidy(segment.grabcut(small, segment.frame_labels(small.shape[:2])))
+    return segment.soften(rgb, hard)
 
 
 def _rembg_alpha(handle, rgb):

@@ -39,7 +39,7 @@ def quality_rows() -> list[str]:
 
     import numpy as np
 
-    from models.object_removal.detector import CocoDetector
+    from models.vision.detector import CocoDetector
     from models.object_removal.finders import OfflineFinder
     from quality_photos import PARTS, outline_mask, photo
 
@@ -71,7 +71,7 @@ def speed_rows(repeats: int) -> list[str]:
     import cv2
     import numpy as np
 
-    from models.object_removal import detector as coco
+    from models.vision import detector as coco
     from models.object_removal.finders import OfflineFinder
     from quality_photos import photo
 

@@ -50,3 +50,59 @@ def test_building_the_registry_is_lazy(tmp_path):
     loaded = _modules_after(code)
     heavy = sorted(h for h in HEAVY if h in loaded)
     assert not heavy, f"building the registry and asking every status imported {heavy}"
+
+
+# ---- capability packages meet only through the registry or models/vision (read from the source, so an import
+# inside a function counts as much as one at the top) ----------------------------------------------------------
+def imported_names(path: Path, root: Path) -> set[str]:
+    """Every module a Python file imports, anywhere in it (module top, functions, methods), absolute or relative."""
+    import ast
+
+    package = list(path.relative_to(root).with_suffix("").parts[:-1])
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def cross_capability_imports(root: Path, capabilities: list[str]) -> list[str]:
+    """`file -> module` for every import from one capability package (models/<name>/) into another."""
+    found = []
+    for name in capabilities:
+        for path in sorted((root / "models" / name).rglob("*.py")):
+            for module in sorted(imported_names(path, root)):
+                parts = module.split(".")
+                if len(parts) >= 2 and parts[0] == "models" and parts[1] in capabilities and parts[1] != name:
+                    found.append(f"{path.relative_to(root)} -> {module}")
+    return found
+
+
+def _capability_packages() -> list[str]:
+    from models.registry import CAPABILITY_MODULES
+
+    return [m.split(".", 1)[1] for m in CAPABILITY_MODULES]
+
+
+def test_no_capability_package_imports_another():
+    assert cross_capability_imports(ROOT, _capability_packages()) == []
+
+
+def test_the_capability_check_sees_an_import_inside_a_function(tmp_path):
+    for name in ("upscale", "face_swap"):
+        (tmp_path / "models" / name).mkdir(parents=True)
+        (tmp_path / "models" / name / "__init__.py").write_text("")
+    (tmp_path / "models" / "upscale" / "probe.py").write_text(
+        "def run():\n    from models.face_swap import landmark_swap\n    return landmark_swap\n")
+    (tmp_path / "models" / "face_swap" / "probe.py").write_text(
+        "class A:\n    def f(self):\n        from ..upscale import tiling\n        import models.vision.segment\n")
+    found = cross_capability_imports(tmp_path, ["upscale", "face_swap"])
+    assert sorted(found) == ["models/face_swap/probe.py -> models.upscale",
+                             "models/face_swap/probe.py -> models.upscale.tiling",
+                             "models/upscale/probe.py -> models.face_swap",
+                             "models/upscale/probe.py -> models.face_swap.landmark_swap"]

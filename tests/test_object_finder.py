@@ -13,7 +13,7 @@ from bench.quality_photos import OUTLINES, PARTS, outline_mask, photo
 from models.cache import ModelCache
 from models.contracts import CapabilityRequest, InputImage
 from models.object_removal import capability
-from models.object_removal.detector import CocoDetector, named_class, weights_folder
+from models.vision.detector import CocoDetector, named_class, weights_folder
 from models.object_removal.finders import OfflineFinder
 from models.object_removal.params import parse_removal_params
 from models.registry import Registry

@@ -4,7 +4,7 @@
 rebuilt per call — from the configured model's weights in the local folder, rembg's home or, on request, a
 download into it. rembg's model-path rule (custom files must sit inside its home) is met by giving the
 session class the configured folder as its home instead of mutating process-wide environment variables.
-`GrabCutBackend` needs no weights at all (classical.py) and is the always-ready fallback.
+`GrabCutBackend` needs no weights at all (segment.py) and is the always-ready fallback.
 """
 
 from __future__ import annotations
@@ -156,15 +156,15 @@ class GrabCutBackend(Backend):
     def load(self, device: str):
         import cv2  # noqa: F401 - paying the imports here keeps the first request's timing honest
 
-        from models.background_removal.classical import _dlib_detector
+        from models.vision.segment import dlib_detector
 
         if module_installed("dlib"):
-            _dlib_detector()  # ~0.1 s to build; paid at load (or warm-up), not by the first request
+            dlib_detector()  # ~0.1 s to build; paid at load (or warm-up), not by the first request
         return "grabcut"
 
     def run(self, handle, request: CapabilityRequest):
         def make_alpha(rgb, params):
-            from models.background_removal.classical import segment
+            from models.vision.segment import segment
 
             subject = params.get("subject") if params.get("subject") in ("person", "object") else None
             result = segment(rgb, subject)

@@ -47,7 +47,7 @@ class OfflineFinder:
     model_id = FINDER_ID
 
     def __init__(self, settings=None, detector=None):
-        from models.object_removal.detector import CocoDetector
+        from models.vision.detector import CocoDetector
 
         self.settings = settings
         self.detector = detector or CocoDetector()
@@ -56,7 +56,7 @@ class OfflineFinder:
         return module_installed("cv2")
 
     def describe(self) -> dict:
-        from models.object_removal.detector import LICENCE
+        from models.vision.detector import LICENCE
 
         detector = self.detector.available()
         return {"name": "embedded-finder", "status": "ready" if self.available() else "missing",
@@ -67,8 +67,8 @@ class OfflineFinder:
 
     def find(self, image, target: str, position: str | None) -> Found | None:
         """The named object's pixels in a PIL image, or None when nothing plausible is there."""
-        from models.background_removal import classical
-        from models.object_removal.detector import named_class
+        from models.vision import segment
+        from models.vision.detector import named_class
 
         rgb = np.asarray(image.convert("RGB"))
         words = set(re.findall(r"[a-z]+", target.lower()))
@@ -76,7 +76,7 @@ class OfflineFinder:
         if words & PERSON_WORDS:
             label, several = "person", bool(words & PLURAL_PERSON_WORDS)
         detector = self.detector.available()
-        faces, _detector = classical.detect_faces(rgb)
+        faces, _detector = segment.detect_faces(rgb)
         if label == "person" and faces and not (several and detector):
             return self._people(rgb, faces, position)
         if label is not None and detector:
@@ -97,7 +97,7 @@ class OfflineFinder:
     def _detected(self, rgb, label: str, several: bool, position) -> Found | None:
         """The detector's boxes of that class; the position (else the biggest) chooses one, a plural without a
         position takes all; each box becomes pixels by GrabCut with the other boxes as background."""
-        from models.object_removal.detector import display_name, object_mask
+        from models.vision.detector import display_name, object_mask
 
         found = self.detector.detect(rgb, {label})
         if not found:
@@ -119,17 +119,17 @@ class OfflineFinder:
         templates are sure background, so a neighbour is not swallowed)."""
         import cv2
 
-        from models.background_removal import classical
+        from models.vision import segment
 
         chosen = _choose_box(boxes, rgb.shape[:2], position)
-        small, scale = classical._work_image(rgb)
+        small, scale = segment.work_image(rgb)
         scaled = [tuple(v * scale for v in box) for box in boxes]
-        labels = classical.person_labels(small.shape[:2], [scaled[chosen]])
+        labels = segment.person_labels(small.shape[:2], [scaled[chosen]])
         for index, box in enumerate(scaled):
             if index != chosen:  # another person's face is not part of this one
                 left, top, right, bottom = (round(v) for v in box)
                 labels[max(0, top):bottom, max(0, left):right] = cv2.GC_BGD
-        hard = classical._tidy(classical._grabcut(small, labels))
+        hard = segment.tidy(segment.grabcut(small, labels))
         mask = cv2.resize(hard.astype(np.uint8), rgb.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
         if not mask.any():
             return None
@@ -139,10 +139,10 @@ class OfflineFinder:
     def _main_object(self, rgb, position) -> Found | None:
         import cv2
 
-        from models.background_removal import classical
+        from models.vision import segment
 
-        small, _scale = classical._work_image(rgb)
-        hard = classical._tidy(classical._grabcut(small, classical.frame_labels(small.shape[:2])))
+        small, _scale = segment.work_image(rgb)
+        hard = segment.tidy(segment.grabcut(small, segment.frame_labels(small.shape[:2])))
         count, components, stats, centroids = cv2.connectedComponentsWithStats(hard.astype(np.uint8), connectivity=8)
         if count <= 1:
             return None

@@ -4,7 +4,7 @@ No person-segmentation network can be installed from the package registries next
 (mediapipe's selfie model needs numpy<2 or a `--no-deps` rebuild), so people are found by their face: dlib's
 built-in HOG face detector (no weight file; OpenCV's bundled Haar cascade when dlib is absent) places a
 head-and-torso template that seeds GrabCut, which then follows the real colours. An animal that the object
-finder's YOLOv4-tiny detector sees (models/object_removal/detector.py) is cut from its box; anything else is
+finder's YOLOv4-tiny detector sees (models/vision/detector.py) is cut from its box; anything else is
 seeded by a rectangle a few percent inside the frame. GrabCut runs 3 iterations at 256 px on the long side (about
 0.2–0.3 s of CPU at 512²); the mask is scaled back and its edge turned into a soft alpha by a guided filter with the photo as
 guide (He et al. 2010), so the edge follows the image's own edges at full resolution. Against hand-outlined
@@ -46,22 +46,22 @@ def segment(rgb, subject: str | None = None) -> Segmentation:
         faces, detector = detect_faces(rgb)
         if subject == "person" and not faces:
             notes.append("I could not find a face, so I separated the main subject from its surroundings instead")
-    small, scale = _work_image(rgb)
+    small, scale = work_image(rgb)
     animal = None if faces or subject == "person" else detect_animal(rgb)
     if faces:
         labels = person_labels(small.shape[:2], [tuple(v * scale for v in box) for box in faces])
-        hard = _grabcut(small, labels)
+        hard = grabcut(small, labels)
         method = "face_prior"
     elif animal is not None:
-        from models.object_removal.detector import object_mask
+        from models.vision.detector import object_mask
 
         hard = object_mask(rgb, animal.box)  # full size already (GrabCut ran on the box's crop)
         method = "animal_box"
         notes.append(f"the subject is the {animal.label} that YOLOv4-tiny found ({animal.score:.0%} sure)")
     else:
-        hard = _grabcut(small, frame_labels(small.shape[:2]))
+        hard = grabcut(small, frame_labels(small.shape[:2]))
         method = "frame"
-    hard = _tidy(hard)
+    hard = tidy(hard)
     if not hard.any():
         return Segmentation(hard.astype("float32"), method, faces, detector, notes)
     alpha = soften(rgb, hard)
@@ -73,12 +73,12 @@ ANIMAL_SCORE_MIN = 0.3
 
 
 def detect_animal(rgb):
-    """The largest animal YOLOv4-tiny sees (models/object_removal/detector.py), or None (also when the
+    """The largest animal YOLOv4-tiny sees (models/vision/detector.py), or None (also when the
     detector's wheel is not installed). Pet close-ups run off the frame, which the frame seed assumes they
     do not (the `chelsea` cat: IoU 0.40 with the frame, 0.73 with the box); for people the face prior fits
     better than a box, and for objects the box is the detected thing, not the subject (the cup without its
     saucer), so only animals use it."""
-    from models.object_removal.detector import CocoDetector
+    from models.vision.detector import CocoDetector
 
     detector = _coco_detector(CocoDetector)
     if not detector.available():
@@ -108,7 +108,7 @@ def detect_faces(rgb) -> tuple[list, str]:
         import dlib
 
         # Upsampling once more finds smaller faces but also badges and patches (seen on `astronaut`).
-        rects, _scores, _kinds = _dlib_detector().run(resized, 0, 0.0)
+        rects, _scores, _kinds = dlib_detector().run(resized, 0, 0.0)
         boxes = [(r.left(), r.top(), r.right(), r.bottom()) for r in rects]
         detector = f"dlib {dlib.__version__} HOG frontal face detector"
     else:
@@ -123,7 +123,7 @@ def detect_faces(rgb) -> tuple[list, str]:
 _DLIB_DETECTOR = []
 
 
-def _dlib_detector():
+def dlib_detector():
     if not _DLIB_DETECTOR:  # building it takes ~0.1 s; it is stateless and thread-safe to share
         import dlib
 
@@ -175,7 +175,7 @@ def frame_labels(shape):
     return labels
 
 
-def _work_image(rgb):
+def work_image(rgb):
     import cv2
 
     height, width = rgb.shape[:2]
@@ -186,7 +186,7 @@ def _work_image(rgb):
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
 
 
-def _grabcut(small_rgb, labels, iterations: int = ITERATIONS):
+def grabcut(small_rgb, labels, iterations: int = ITERATIONS):
     import cv2
     import numpy as np
 
@@ -200,7 +200,7 @@ def _grabcut(small_rgb, labels, iterations: int = ITERATIONS):
     return np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
 
 
-def _tidy(hard):
+def tidy(hard):
     """Drop specks (components under 2% of the largest) and fill small enclosed holes (under 0.5% of the image)."""
     import cv2
     import numpy as np
