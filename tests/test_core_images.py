@@ -134,3 +134,132 @@ def test_fast_and_pillow_png_writers_agree(astronaut, mode, monkeypatch):
         assert recipe_from_png(data)["prompt"] == "ünïcode ✓" and png_text(data)["parameters"] == "a fox"
         assert data.index(b"tEXt") < data.index(b"IDAT") and data.index(b"iTXt") < data.index(b"IDAT")
     assert (fast == slow) == (mode == "L")  # different encoders for colour images, the same one for masks
+
+
+# ---- metadata is parsed inside the guard: broken metadata is ignored or invalid_image, never a crash -----------
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+# EXIF blocks (found by fuzzing Pillow 12.3) that make ImageOps.exif_transpose raise: orientation 8 with a
+# ResolutionUnit/ExifVersion of the wrong type, and orientation 2 with a sub-IFD pointer that seeks backwards.
+BROKEN_EXIF = (
+    bytes.fromhex("49492a000800000003001201030001000000080000001a01010002000000000000000"
+                  "5a00400020000000000008000000000e8a4fef23a0c9fc5afd7608437816bdd0a73"),
+    bytes.fromhex("49492a00080000000300120103000100000002000000698709000100000000000080258803000500000000"
+                  "000080000000004c8e3442faa976b4131c3c5efee82fcf1f4c"),
+)
+
+
+def _png_with_broken_exif(exif: bytes = BROKEN_EXIF[0]) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (24, 16), "teal").save(buf, format="PNG")
+    data = buf.getvalue()
+    at = data.index(b"IDAT") - 4
+    return data[:at] + _png_chunk(b"eXIf", exif) + data[at:]
+
+
+def _png_with_broken_sub_ifd() -> bytes:
+    return _png_with_broken_exif(BROKEN_EXIF[1])
+
+
+def _webp_with_broken_exif() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (24, 16), "teal").save(buf, format="WEBP", lossless=True, exif=b"Exif\x00\x00" + BROKEN_EXIF[0])
+    return buf.getvalue()
+
+
+def _tiff_with_broken_second_page() -> bytes:
+    buf = io.BytesIO()
+    pages = [Image.new("RGB", (24, 16), "teal"), Image.new("RGB", (24, 16), "red")]
+    pages[0].save(buf, format="TIFF", save_all=True, append_images=pages[1:])
+    data = bytearray(buf.getvalue())
+    # Point the second page's IFD offset (the 4 bytes after the first IFD) past the end of the file.
+    first_ifd = int.from_bytes(data[4:8], "little")
+    entries = int.from_bytes(data[first_ifd:first_ifd + 2], "little")
+    next_at = first_ifd + 2 + 12 * entries
+    data[next_at:next_at + 4] = (len(data) + 4096).to_bytes(4, "little")
+    return bytes(data)
+
+
+@pytest.mark.parametrize("make", [_png_with_broken_exif, _png_with_broken_sub_ifd, _webp_with_broken_exif,
+                                  _tiff_with_broken_second_page], ids=["png-exif", "png-sub-ifd", "webp-exif", "tiff-page-2"])
+def test_broken_metadata_never_escapes_the_guard(make):
+    data = make()
+    try:
+        loaded = load_image(data, **LIMITS)
+    except InvalidImage:
+        return  # refused with a clear message is acceptable; anything else is not
+    assert loaded.image.size == (24, 16)
+    assert loaded.image.convert("RGB").getpixel((3, 3)) == (0, 128, 128)
+
+
+def test_any_decoder_error_becomes_invalid_image(monkeypatch):
+    """A decoder bug Pillow has not met yet (here: a KeyError in orientation handling) is a bad file, not a crash."""
+    from PIL import ImageOps
+
+    def broken(img):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(ImageOps, "exif_transpose", broken)
+    loaded = load_image(_png_bytes(Image.new("RGB", (8, 8))), **LIMITS)
+    assert any("damaged metadata" in n for n in loaded.notes)
+
+
+def test_sixteen_bit_conversion_makes_no_float_copy():
+    """A 16-bit grey image is stretched through a lookup table: the peak is a few bytes per pixel, not ~20."""
+    import tracemalloc
+
+    arr = (np.arange(2000 * 1500, dtype=np.uint32) % 60000).astype(np.uint16).reshape(1500, 2000)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    tracemalloc.start()
+    loaded = load_image(buf.getvalue(), **LIMITS)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    pixels = 2000 * 1500
+    assert loaded.image.mode == "RGB"
+    assert peak < 6 * pixels, f"{peak / pixels:.1f} bytes per pixel"
+
+
+# ---- the decode budget -------------------------------------------------------------------------------------------
+def test_the_decode_budget_makes_a_second_holder_wait_and_refuses_the_impossible():
+    import threading
+
+    from core.errors import ImageTooLarge as TooLarge, ServerBusy
+    from core.images import DecodeBudget
+
+    budget = DecodeBudget(100, wait_s=0.3)
+    with pytest.raises(TooLarge):
+        with budget.hold(101):
+            pass
+    order = []
+    with budget.hold(70):
+        with pytest.raises(ServerBusy):  # 70 + 40 > 100 and nobody releases within 0.3 s
+            with budget.hold(40):
+                pass
+
+        def second():
+            with budget.hold(40):
+                order.append("second")
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(0.1)
+        order.append("first done")
+    thread.join(2)
+    assert order == ["first done", "second"] and budget.in_use() == 0
+
+
+def test_the_header_tells_the_decode_cost_before_any_pixel_is_decoded():
+    from core.images import read_header
+
+    arr = np.zeros((300, 400), np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    data, header = read_header(buf.getvalue(), **LIMITS)
+    assert (header.width, header.height, header.mode) == (400, 300, "I;16")
+    assert header.decode_bytes == 400 * 300 * (2 * 2 + 2 * 4)
