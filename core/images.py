@@ -204,7 +204,7 @@ def _read_bytes(source, *, max_bytes: int, label: str) -> bytes:
                 raise ImageTooLarge(f"{label.capitalize()} is {size / 2**20:.1f} MB; the upload limit is "
                                     f"{max_bytes / 2**20:.1f} MB.")
             with open(path, "rb") as handle:
-                data = handle.read(max_bytes + 1)  # never more than the limit, whatever the file claims
+                data = handle.read(min(size, max_bytes) + 1)  # never more than the limit, however it grows
         except OSError:
             raise InvalidImage(f"{label.capitalize()} could not be read (file not found).") from None
     if len(data) > max_bytes:

@@ -20,7 +20,7 @@ import time
 import uuid
 
 from core.errors import Cancelled, ConsentRequired, GatewayError, InvalidInput
-from core.images import encode_png, load_image
+from core.images import DecodeBudget, encode_png, load_image, read_header
 from core.jsonable import jsonable as _jsonable
 from core.vocabulary import HUMAN_NAMES
 from models.contracts import CapabilityRequest, CapabilityResult, InputImage
@@ -53,6 +53,8 @@ class Pipeline:
         self.executor = executor or LocalExecutor(registry, model_slots=settings.concurrency_limit)
         self.results = ResultCache(store, registry, settings)
         self.chips = ChipPolicy(registry, router)
+        # Decoded images of all requests share one byte budget (the browser's and the API's alike).
+        self.decode_budget = DecodeBudget(settings.decode_budget_mb * 2**20)
 
     # ---- entry point -----------------------------------------------------------------------------------
     def process_message(self, message: str, session_id: str | None, images=(), context: dict | None = None) -> Response:
@@ -71,10 +73,22 @@ class Pipeline:
             context.update(schema.check_context({k: v for k, v in context.items() if k in CONTEXT_KEYS}))
             session = self.store.get_session(session_id, owner) if session_id else None
             self._check_correction(session, owner, context.get("correction_of"))
-            attachments, notes = self._load_attachments(images, owner, context)
-            mask = self._load_mask(context.get("mask"))
+            uploads, cost = self._read_inputs(images, owner, session, context)
         except GatewayError as exc:
             return self._error_reply(session_id, exc)
+        try:
+            with self.decode_budget.hold(cost, "this message's images"):
+                return self._decoded(text, session, uploads, owner, context, timings, started)
+        except GatewayError as exc:
+            return self._error_reply(session_id, exc)
+
+    def _decoded(self, text, session, uploads, owner, context, timings, started) -> Response:
+        """Decode the inputs (inside the caller's share of the decode budget), then run the message."""
+        try:
+            attachments, notes = self._load_attachments(uploads, owner, context)
+            mask = self._load_mask(context.get("mask"))
+        except GatewayError as exc:
+            return self._error_reply(session.id if session else "", exc)
         timings["validate_ms"] = _ms(started)
         turn: dict = {}  # what is stored so far: the session and the user message, once they are
         try:
@@ -110,18 +124,44 @@ class Pipeline:
             raise InvalidInput("`context.correction_of` is not a message of this conversation.",
                                details={"field": "context.correction_of"})
 
-    def _load_attachments(self, images, owner: str, context: dict):
+    def _read_inputs(self, images, owner: str, session, context: dict):
+        """The uploads' bytes and headers (nothing decoded yet) and the bytes decoding all inputs will hold."""
         images = [img for img in (images or []) if img is not None]
         stored_ids = list(context.get("image_ids") or [])
         if len(images) + len(stored_ids) > self.settings.max_images_per_message:
             raise InvalidInput(f"At most {self.settings.max_images_per_message} images per message, please.")
+        uploads, cost = [], 0
+        for index, source in enumerate(images):
+            label = "the image" if len(images) == 1 else f"image {index + 1}"
+            if hasattr(source, "convert"):  # an open PIL image (tests, plans)
+                uploads.append((source, label))
+                cost += source.width * source.height * 8
+                continue
+            data, header = read_header(source, max_bytes=self.settings.max_upload_bytes,
+                                       max_pixels=self.settings.max_image_pixels, label=label)
+            uploads.append((data, label))
+            cost += header.decode_bytes
+        rows = [self.store.get_image(str(image_id), owner) for image_id in stored_ids]
+        latest = self.store.latest_image(session.id, owner) if session is not None else None
+        cost += sum(row.width * row.height * 8 for row in rows + ([latest] if latest else []))
+        if context.get("mask") is not None:
+            mask = context["mask"]
+            if hasattr(mask, "convert"):
+                cost += mask.width * mask.height * 8
+            else:
+                data, header = read_header(mask, max_bytes=self.settings.max_upload_bytes,
+                                           max_pixels=self.settings.max_image_pixels, label="the mask")
+                context["mask"] = data
+                cost += header.decode_bytes
+        return uploads, cost
+
+    def _load_attachments(self, uploads, owner: str, context: dict):
         loaded, notes = [], []
-        for image_id in stored_ids:
+        for image_id in context.get("image_ids") or []:
             row = self.store.get_image(str(image_id), owner)
             img = load_image(row.path, max_bytes=2**40, max_pixels=self.settings.max_output_pixels)
             loaded.append(InputImage(img.image, image_id=row.id, recipe=row.recipe or None, role="attachment"))
-        for index, source in enumerate(images):
-            label = "the image" if len(images) == 1 else f"image {index + 1}"
+        for source, label in uploads:
             img = load_image(source, max_bytes=self.settings.max_upload_bytes,
                              max_pixels=self.settings.max_image_pixels, label=label)
             loaded.append(InputImage(img.image, image_id=None, role="attachment"))
