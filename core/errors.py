@@ -85,6 +85,11 @@ class Cancelled(GatewayError):
     code = "cancelled"
 
 
+class TimeLimitExceeded(GatewayError):
+    """A run used its model slot longer than GATEWAY_MODEL_TIME_LIMIT_S and was stopped."""
+    code = "time_limit"
+
+
 class Interrupted(GatewayError):
     """The request was cut off (the server stopped mid-run); it can simply be sent again."""
     code = "interrupted"

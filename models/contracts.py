@@ -11,6 +11,7 @@ architecture registry and rembg's session classes.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
@@ -77,13 +78,19 @@ class CapabilityRequest:
     # Per-request secrets from the front (e.g. the signed-in user's `hf_token`, the caller's ZeroGPU
     # `x_ip_token`): never stored, never in recipes; executors forward only what a backend or a worker needs.
     credentials: dict = field(default_factory=dict, repr=False)
+    owner: str = ""  # the owner id (for fair model slots in the front; never sent to a worker)
+    deadline: float | None = None  # time.monotonic() after which the run counts as cancelled (the time limit)
 
     def report(self, fraction: float, description: str = "") -> None:
         if self.progress is not None:
             self.progress(max(0.0, min(1.0, fraction)), description)
 
     def cancelled(self) -> bool:
-        return self.cancel_event is not None and self.cancel_event.is_set()
+        """Stop was pressed, or the run is past its time limit: a backend stops at its next check."""
+        return (self.cancel_event is not None and self.cancel_event.is_set()) or self.timed_out()
+
+    def timed_out(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
 
 
 @dataclass

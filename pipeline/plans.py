@@ -141,8 +141,8 @@ def _run_step(pipe, plan, index: int, previous, job: PlanJob, progress, cancel):
             capability=capability.name, text=step.text, params=dict(refinement.params), images=source,
             mask=job.mask if index == 0 else None, prompt=refinement.prompt, negative_prompt=refinement.negative,
             context=job.public_context, session_metadata=dict(pipe.store.get_session(job.session_id, job.owner).metadata),
-            progress=_scaled(progress, index, total, step.label), cancel_event=cancel)
-        result = pipe.results.run(pipe.executor, request, job.owner)
+            progress=_scaled(progress, index, total, step.label), cancel_event=cancel, owner=job.owner)
+        result = pipe.run_request(request, job.owner)
         if result.type != IMAGE:
             raise GatewayError(result.message or f"{step.label} gave no image.")
         step_images = _images_of(pipe, result, step, index, job.owner)

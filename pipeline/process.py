@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 
-from core.errors import Cancelled, ConsentRequired, GatewayError, InvalidInput
+from core.errors import Cancelled, ConsentRequired, GatewayError, InvalidInput, TimeLimitExceeded
 from core.images import DecodeBudget, encode_png, load_image, read_header
 from core.jsonable import jsonable as _jsonable
 from core.vocabulary import HUMAN_NAMES
@@ -50,7 +50,8 @@ class Pipeline:
         self.registry = registry
         self.router = router
         self.refiner = refiner
-        self.executor = executor or LocalExecutor(registry, model_slots=settings.concurrency_limit)
+        self.executor = executor or LocalExecutor(registry, model_slots=settings.concurrency_limit,
+                                                  time_limit_s=settings.model_time_limit_s)
         self.results = ResultCache(store, registry, settings)
         self.chips = ChipPolicy(registry, router)
         # Decoded images of all requests share one byte budget (the browser's and the API's alike).
@@ -234,11 +235,11 @@ class Pipeline:
                 prompt=refinement.prompt, negative_prompt=refinement.negative, context=_public_context(context),
                 session_metadata=dict(self.store.get_session(session.id, owner).metadata),
                 progress=context.get("progress"), cancel_event=context.get("cancel_event"),
-                credentials={k: context[k] for k in CREDENTIAL_KEYS if context.get(k)})
+                credentials={k: context[k] for k in CREDENTIAL_KEYS if context.get(k)}, owner=owner)
             t = time.perf_counter()
-            result = self.results.run(self.executor, request, owner)
+            result = self.run_request(request, owner)
             if request.cancelled():  # stopped while it ran: keep nothing of it
-                raise Cancelled("Stopped. Nothing was changed.")
+                raise self._time_limit() if request.timed_out() else Cancelled("Stopped. Nothing was changed.")
             timings["route_ms"] = _ms(t)
         except ConsentRequired as exc:
             return self._ask_consent(session.id, owner, text, intent, exc, attachment_ids, base_meta, timings, started)
@@ -251,6 +252,22 @@ class Pipeline:
                                 started)
         self.results.remember(result, response, owner)
         return response
+
+    def run_request(self, request: CapabilityRequest, owner: str) -> CapabilityResult:
+        """Run one capability request (a single message or one step of a plan) through the result cache and the
+        executor; a run stopped by its time limit says so."""
+        try:
+            return self.results.run(self.executor, request, owner)
+        except Cancelled:
+            if request.timed_out():
+                raise self._time_limit() from None
+            raise
+
+    def _time_limit(self) -> TimeLimitExceeded:
+        limit = self.settings.model_time_limit_s
+        return TimeLimitExceeded(f"This took longer than the {limit:g} s one request may use the model, so I "
+                                 "stopped it; nothing was changed.",
+                                 suggestions=["Try a smaller image or a smaller factor."])
 
     def _load_stored(self, row) -> InputImage:
         img = load_image(row.path, max_bytes=2**40, max_pixels=self.settings.max_output_pixels)

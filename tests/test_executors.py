@@ -102,9 +102,65 @@ def test_slots_serve_in_arrival_order():
     assert order == [0, 1, 2, 3, 4]
 
 
-def _run_in(slots, order, i):
-    with slots.acquire():
+def _run_in(slots, order, i, owner=None):
+    with slots.acquire(None if owner is None else CapabilityRequest("upscale", str(i), owner=owner)):
         order.append(i)
+
+
+def test_slots_are_fair_across_owners_a_second_long_run_queues_behind_others_first():
+    """Alice holds the slot and queues two more; Bob and Carol each queue one after her: they go before
+    Alice's second and third run (fewest runs in a slot first, arrival order among equals)."""
+    slots, order, gate = ModelSlots(1), [], threading.Event()
+
+    def hold():
+        with slots.acquire(CapabilityRequest("upscale", "held", owner="alice")):
+            gate.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.1)
+    arrivals = [(0, "alice"), (1, "alice"), (2, "bob"), (3, "carol")]
+    threads = []
+    for i, owner in arrivals:
+        t = threading.Thread(target=_run_in, args=(slots, order, i, owner))
+        t.start()
+        threads.append(t)
+        time.sleep(0.05)
+    gate.set()
+    for t in threads + [holder]:
+        t.join(5)
+    assert order[:2] == [2, 3] and sorted(order[2:]) == [0, 1], order
+
+
+class _Checking(Backend):
+    """A model run that checks for cancellation every 20 ms for up to 5 s, like the tiled backends do."""
+    name, capability = "checking", "upscale"
+
+    def run(self, handle, request):
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            if request.cancelled():
+                raise Cancelled("Stopped. Nothing was changed.")
+            time.sleep(0.02)
+        return CapabilityResult(message="finished")
+
+
+def test_a_run_past_the_model_time_limit_is_stopped_and_says_so(settings):
+    from core.errors import TimeLimitExceeded
+    from tests.test_pipeline import make_pipeline
+
+    settings = settings.replace(model_time_limit_s=0.3)
+    registry = Registry(ModelCache(2**30))
+    registry.add(Capability("upscale", "upscale", backends=[_Checking()]))
+    executor = LocalExecutor(registry, model_slots=1, time_limit_s=settings.model_time_limit_s)
+    pipe, store = make_pipeline(settings, registry=registry)
+    pipe.executor = executor
+    request = CapabilityRequest("upscale", "upscale it", owner="o")
+    started = time.perf_counter()
+    with pytest.raises(TimeLimitExceeded, match="0.3 s"):
+        pipe.run_request(request, "o")
+    assert time.perf_counter() - started < 2 and executor.slots.running() == 0
+    store.close()
 
 
 def _catch(fn, *args):

@@ -67,5 +67,5 @@ def run_variation(registry, backend: Backend, request: CapabilityRequest, conten
         images=[InputImage(init.rgb, image_id=content.image_id, recipe=content.recipe, role=content.role)],
         prompt=prompt, negative_prompt=negative, context=dict(request.context),
         session_metadata=dict(request.session_metadata), progress=request.progress,
-        cancel_event=request.cancel_event, device=request.device)
+        cancel_event=request.cancel_event, device=request.device, owner=request.owner, deadline=request.deadline)
     return registry.run(sub_request, backend=backend)

@@ -33,9 +33,10 @@ class Executor:
 class LocalExecutor(Executor):
     name = "local"
 
-    def __init__(self, registry, model_slots: int = 1, model_nice: int = 0, max_waiting: int | None = None):
+    def __init__(self, registry, model_slots: int = 1, model_nice: int = 0, max_waiting: int | None = None,
+                 time_limit_s: float = 0.0):
         self.registry = registry
-        self.slots = ModelSlots(model_slots, max_waiting)
+        self.slots = ModelSlots(model_slots, max_waiting, time_limit_s)
         self.workers = ModelWorkers(self.slots.slots, model_nice) if model_nice > 0 else None
 
     def run(self, request: CapabilityRequest) -> CapabilityResult:
@@ -74,9 +75,10 @@ def build_executor(settings, registry) -> Executor:
 
         local = ZeroGpuExecutor(registry, model_slots=settings.concurrency_limit)
         local.slots.max_waiting = settings.model_queue_max  # runs happen in ZeroGPU's workers: no nice there
+        local.slots.time_limit_s = settings.model_time_limit_s
     else:
         local = LocalExecutor(registry, model_slots=settings.concurrency_limit, model_nice=settings.model_nice,
-                              max_waiting=settings.model_queue_max)
+                              max_waiting=settings.model_queue_max, time_limit_s=settings.model_time_limit_s)
     if kind == "remote":
         from pipeline.executors.remote import RemoteExecutor
 
