@@ -124,14 +124,15 @@ def launch(settings: Settings, **kwargs):
     if backup is not None:
         backup.snapshot(force=backup.manifest() is None)
         backup.start()
-    auth = [tuple(pair.split(":", 1)) for pair in settings.auth.split(",") if ":" in pair] or None
+    from ui.gate import auth_launch_kwargs
+
     try:
         # _frontend=False skips Gradio's check that the server can reach its own URL (meant for notebooks, where
         # it falls back to a share link): one HEAD request with a 3 s timeout, which on a busy machine timed out
         # and made the server exit right after it had started.
-        demo.launch(**platform.listen_kwargs(settings), auth=auth, max_file_size=settings.max_upload_bytes,
-                    footer_links=["api"], css=CSS, mcp_server=settings.mcp_server,
-                    prevent_thread_lock=True, _frontend=False, **kwargs)
+        demo.launch(**platform.listen_kwargs(settings), **auth_launch_kwargs(settings),
+                    max_file_size=settings.max_upload_bytes, footer_links=["api"], css=CSS,
+                    mcp_server=settings.mcp_server, prevent_thread_lock=True, _frontend=False, **kwargs)
         # The start-up block once the server answers: its imports would slow the first page down.
         threading.Thread(target=start_up, args=(settings, handlers.registry), name="start-up", daemon=True).start()
         # Load and exercise the embedded backends too, so the first request of each capability is not the slow one.

@@ -85,6 +85,11 @@ class Cancelled(GatewayError):
     code = "cancelled"
 
 
+class RateLimited(GatewayError):
+    """Too many lookups that found nothing from one client: it waits a little before the next."""
+    code = "rate_limited"
+
+
 class TimeLimitExceeded(GatewayError):
     """A run used its model slot longer than GATEWAY_MODEL_TIME_LIMIT_S and was stopped."""
     code = "time_limit"

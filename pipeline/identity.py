@@ -20,21 +20,25 @@ from pathlib import Path
 
 from core.errors import Unauthorized
 
-MIN_TOKEN_CHARS = 8
+MIN_TOKEN_CHARS = 16
 MAX_TOKEN_CHARS = 256
+TOKEN_HINT = 'python -c "import secrets; print(secrets.token_urlsafe(24))"'
 
 
 def new_browser_token() -> str:
-    return secrets.token_urlsafe(24)
+    """A browser's owner token: 128 random bits (22 URL-safe characters)."""
+    return secrets.token_urlsafe(16)
 
 
 def owner_from_token(token: str, secret: str) -> str:
     token = (token or "").strip()
     if not token:
-        raise Unauthorized("An owner token is required: pass any private string of 8+ characters as `owner` "
-                           "and reuse it to see your sessions again.")
+        raise Unauthorized(f"An owner token is required: pass a private random string of {MIN_TOKEN_CHARS}+ "
+                           f"characters as `owner` (e.g. from `{TOKEN_HINT}`) and reuse it to see your sessions "
+                           "again.")
     if not (MIN_TOKEN_CHARS <= len(token) <= MAX_TOKEN_CHARS) or not token.isprintable():
-        raise Unauthorized(f"The owner token must be {MIN_TOKEN_CHARS}–{MAX_TOKEN_CHARS} printable characters.")
+        raise Unauthorized(f"The owner token must be {MIN_TOKEN_CHARS}–{MAX_TOKEN_CHARS} printable characters; "
+                           f"short or guessable tokens are refused. Make one with `{TOKEN_HINT}` and keep it.")
     return _derive(secret, "token", token)
 
 

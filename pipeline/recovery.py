@@ -3,7 +3,8 @@
 A user message is stored before its capability runs, so a `kill -9` (or a power cut) in the middle of a long
 run leaves it without a reply. `repair_interrupted(store)` runs once at start-up: every such message gets an
 "interrupted — try again" error reply whose chip sends the same text with the same images and parameters
-again. The same chip goes under the error reply of a request that failed unexpectedly. It assumes one gateway
+again. The same chip goes under the error reply of a request that failed unexpectedly. Sessions with no message
+at all (which versions before the draft chat created when a message was sent) are removed at the same time. It assumes one gateway
 process per database (the design's single-process deployment): a second process starting on a database
 another one is serving would answer the other's in-flight messages.
 """
@@ -45,4 +46,7 @@ def repair_interrupted(store) -> int:
             log.exception("could not answer interrupted message %s", row.id)
     if repaired:
         log.warning("answered %d message(s) left unanswered by an interrupted run", repaired)
+    empty = store.delete_empty_sessions()  # chats an older version opened before their first message was stored
+    if empty:
+        log.warning("removed %d empty chat(s)", empty)
     return repaired

@@ -16,8 +16,8 @@ from pipeline.identity import owner_from_token
 from tests.test_pipeline import make_pipeline, send
 from tests.test_schema import db_state
 
-ALICE = owner_from_token("alice-token-123", "secret")
-BOB = owner_from_token("bob-token-4567", "secret")
+ALICE = owner_from_token("alice-token-12345", "secret")
+BOB = owner_from_token("bob-token-4567890", "secret")
 PAYLOADS = (b"<script>alert(1)</script>", b"PK\x03\x04polyglot-zip", b"<?php system($_GET['c']); ?>")
 
 

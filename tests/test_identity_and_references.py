@@ -13,11 +13,13 @@ def test_owner_ids_are_stable_secret_dependent_and_kind_separated():
     token = new_browser_token()
     assert owner_from_token(token, "s1") == owner_from_token(token, "s1")
     assert owner_from_token(token, "s1") != owner_from_token(token, "s2")
-    assert owner_from_token("same-name", "s") != owner_from_user("same-name", "s")
+    assert owner_from_token("same-name-but-long", "s") != owner_from_user("same-name-but-long", "s")
     assert token not in owner_from_token(token, "s1")
+    assert len(token) >= 22 and len(set(new_browser_token() for _ in range(50))) == 50  # 128 random bits
 
 
-@pytest.mark.parametrize("token", ["", "   ", "short", "x" * 300, "bad\x00token"])
+@pytest.mark.parametrize("token", ["", "   ", "short", "password", "fifteen-chars-x", "x" * 300,
+                                   "bad\x00token-that-is-long"])
 def test_bad_tokens_are_refused(token):
     with pytest.raises(Unauthorized):
         owner_from_token(token, "s")

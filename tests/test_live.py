@@ -43,14 +43,24 @@ class Slow(Backend):
 
 
 @pytest.fixture
-def live(settings):
+def live(settings, tmp_path):
     settings = settings.replace(owner_secret="live-test-secret")
     registry = build_registry(settings, ModelCache(2**30))
     registry.get("image_edit").backends[:] = [Slow(settings)]
     pipeline, store = make_pipeline(settings, registry=registry)
-    handlers = Handlers(settings, pipeline, store, registry, pipeline.router)
-    yield LiveChat(handlers)
+    handlers = Handlers(settings, pipeline, store, registry, pipeline.router, export_dir=tmp_path / "exports")
+    (tmp_path / "uploads").mkdir()
+    chat = LiveChat(handlers, upload_folder=tmp_path / "uploads")
+    yield chat
+    chat.board.close()
     store.close()
+
+
+def upload(live, data: bytes, name="photo.png") -> str:
+    """What Gradio does with a file the browser sends: it lands in the upload folder."""
+    path = Path(live.upload_folder) / f"{len(list(Path(live.upload_folder).iterdir()))}-{name}"
+    path.write_bytes(data)
+    return str(path)
 
 
 def tab(name="tab-1"):
@@ -122,10 +132,12 @@ def test_a_run_paints_only_a_tab_that_shows_its_chat():
 def test_send_echoes_at_once_with_progress_then_the_reply(live, photo):
     state, owner = {}, None
     owner, state = live.identity(state, tab())
-    run = live.send("rotate it 90 degrees", [photo], state, owner, tab())
+    run = live.send("rotate it 90 degrees", [upload(live, photo)], state, owner, tab())
     chat = run.chat
-    assert state["session_id"] == chat  # the chat exists (and is listed) while its first request runs
-    assert live.sessions(owner, chat)["choices"][0][1] == chat
+    assert chat.startswith("draft:") and state["draft"] == chat  # nothing is stored before the pipeline stores it
+    assert live.store.list_sessions(owner) == []
+    listed = live.sessions(owner, chat)  # but the chat list shows it while its first request runs
+    assert listed["choices"][0][1] == chat and "sending" in listed["choices"][0][0] and listed["value"] == chat
     shown = live.render(owner, chat)
     assert shown[0]["role"] == "user" and shown[0]["content"][0] == "rotate it 90 degrees"
     assert "Waiting" in shown[-1]["content"] or "Working" in shown[-1]["content"]
@@ -137,14 +149,17 @@ def test_send_echoes_at_once_with_progress_then_the_reply(live, photo):
         time.sleep(0.05)
     wait(run)
     assert {"Step 1 of 3", "Step 2 of 3"} & stages  # the backend's progress reached the bubble's source
-    final = live.render(owner, chat)
+    session_id = live.store.list_sessions(owner)[0].id
+    assert run.chat == session_id and live.look_at(state, owner, tab()) == session_id  # the draft became the chat
+    assert state["session_id"] == session_id and "draft" not in state
+    final = live.render(owner, session_id)
     assert [m["role"] for m in final if "metadata" not in m] == ["user", "assistant"]
     assert final[-1]["content"][0] == "Rotated." and "<progress" not in str(final)
 
 
 def test_a_second_message_waits_visibly_and_stop_keeps_nothing(live, photo):
     owner, state = live.identity({}, tab())
-    first = live.send("rotate it 90 degrees", [photo], state, owner, tab())
+    first = live.send("rotate it 90 degrees", [upload(live, photo)], state, owner, tab())
     second = live.send("rotate it again", [], state, owner, tab())
     assert second.chat == first.chat
     live.start(first)
@@ -175,7 +190,7 @@ def test_a_refused_first_message_leaves_no_empty_chat(live):
 
 def test_brush_opens_on_the_image_with_a_fitting_size_and_keeps_strokes(live, photo):
     owner, state = live.identity({}, tab())
-    run = live.send("rotate it 90 degrees", [photo], state, owner, tab())
+    run = live.send("rotate it 90 degrees", [upload(live, photo)], state, owner, tab())
     live.start(run)
     wait(run)
     painted = live.open_brush(owner, run.chat)
@@ -191,7 +206,7 @@ def test_brush_opens_on_the_image_with_a_fitting_size_and_keeps_strokes(live, ph
 
 def test_saved_strokes_stay_in_this_instance_and_go_with_a_cleared_canvas_and_a_deleted_chat(live, photo):
     owner, state = live.identity({}, tab())
-    run = live.send("rotate it 90 degrees", [photo], state, owner, tab())
+    run = live.send("rotate it 90 degrees", [upload(live, photo)], state, owner, tab())
     live.start(run)
     wait(run)
     strokes = Image.new("RGBA", (128, 128), (0, 0, 0, 0))
@@ -267,7 +282,7 @@ def test_tips_are_text_and_chips_come_from_the_pipeline():
     chat = render_history([_row("assistant", "A face swap needs two images.", meta)])
     assert "*Tip: Attach both images" in chat[-1]["content"]
     assert [o["label"] for o in options_for(meta)] == ["Upscale it 2x"]
-    assert '"image_ids": ["' in options_for(meta)[0]["value"]  # bound to its image
+    assert options_for(meta)[0]["context"] == {"image_ids": ["a" * 64]}  # bound to its image (kept on the server)
 
 
 def test_capabilities_view_is_a_short_list_with_details_folded_and_renders_unknown_blocks():
@@ -314,3 +329,97 @@ def test_the_signed_in_account_owns_the_chats_and_anonymous_use_keeps_working(li
     assert again == anonymous
     local_user, _ = live.identity({}, SimpleNamespace(session_hash="t", username="alice"), None)
     assert local_user != alice_here  # a GATEWAY_AUTH user "alice" is not the Hugging Face account "alice"
+
+
+# ---- what the browser sends is untrusted ----------------------------------------------------------------------------
+def test_abandoned_sends_expire_and_never_wedge_a_chat_or_anybody_else(live, photo, monkeypatch):
+    """Sixteen sends whose run event never comes: they expire with nothing stored and their memory released;
+    the same chat's next message runs, and another owner is answered at once."""
+    import ui.runs as runs
+
+    monkeypatch.setattr(runs, "LAUNCH_WAIT_S", 0.5)
+    live.board.per_owner = 32
+    owner, state = live.identity({}, tab("attacker"))
+    abandoned = [live.send(f"rotate it {i}", [upload(live, photo)], state, owner, tab("attacker")) for i in range(16)]
+    assert all(r is not None and r.state == WAITING for r in abandoned)
+    other, other_state = live.identity({}, tab("bystander"))
+    started = time.perf_counter()
+    run = live.send("rotate it 90 degrees", [upload(live, photo)], other_state, other, tab("bystander"))
+    live.start(run)
+    wait(run)
+    assert run.response.type == "image" and time.perf_counter() - started < 10
+    time.sleep(0.7)
+    late = live.send("rotate it once more", [upload(live, photo)], state, owner, tab("attacker"))
+    live.start(late)
+    wait(late)  # waits for no expired predecessor
+    assert late.response.type == "image"
+    for stale in abandoned:
+        live.start(stale)  # a run event that arrives after the expiry starts nothing
+    time.sleep(0.3)
+    assert all(r.state == STOPPED and not r.files and not r.context for r in abandoned)
+    assert all(live.board.get(r.ticket) is None for r in abandoned)  # dropped: nothing holds their files
+    sessions = live.store.list_sessions(owner)
+    assert len(sessions) == 1 and live.store.message_count(sessions[0].id, owner) == 2  # only the late message
+
+
+def test_each_owner_has_a_small_cap_on_runs_in_flight_and_hears_why(live, photo):
+    owner, state = live.identity({}, tab())
+    runs = [live.send(f"rotate it {i}", [upload(live, photo)], state, owner, tab()) for i in range(live.board.per_owner)]
+    refused = live.send("one too many", [], state, owner, tab())
+    assert all(r.state == WAITING for r in runs)
+    assert refused.state == DONE and refused.response.error["code"] == "busy"
+    assert "already have 4 requests" in str(live.render(owner, refused.chat)[-1]["content"])
+    other, other_state = live.identity({}, tab("t2"))
+    assert live.send("rotate it", [upload(live, photo)], other_state, other, tab("t2")).state == WAITING
+
+
+def test_files_that_were_not_uploaded_are_never_read(live, photo, tmp_path):
+    """The page's send event gets paths: only files inside Gradio's upload folder count, never the secret, the
+    database, a device, a directory, a link out of the folder or this instance's own exports."""
+    owner, state = live.identity({}, tab())
+    first = live.send("rotate it", [upload(live, photo)], state, owner, tab())
+    live.start(first)
+    wait(first)
+    secret = tmp_path / "owner_secret"
+    secret.write_text("top secret")
+    link = Path(live.upload_folder) / "link.png"
+    link.symlink_to(secret)
+    export = live.handlers.exportable(live.store.images_of_session(first.chat, owner)[0].path, owner)
+    hostile = [str(secret), str(live.handlers.settings.db_path), "/dev/zero", "/root", "/etc/passwd", str(link),
+               export, "../../" + str(secret), {"path": str(secret)}, None, 5, "", "\x00", str(Path(live.upload_folder))]
+    run = live.send("rotate it", hostile, state, owner, tab())
+    assert run.files == [] and run.echo_images == []
+    assert live.send("", hostile, state, owner, tab()) is None  # nothing left to send
+
+
+def test_a_chip_is_an_opaque_id_resolved_from_the_servers_copy(live, photo):
+    owner, state = live.identity({}, tab())
+    run = live.send("rotate it 90 degrees", [upload(live, photo)], state, owner, tab())
+    live.start(run)
+    wait(run)
+    reply = live.render(owner, run.chat)[-1]
+    assert reply["options"] and all("{" not in o["value"] for o in reply["options"])
+    kind, what = live.chip(owner, reply["options"][0]["value"])
+    row = live.store.history(run.chat, owner)[-1]
+    assert kind == "send" and what == {"message": options_for(row.metadata)[0]["message"],
+                                       "context": options_for(row.metadata)[0]["context"]}
+    brush = next((o for o in reply["options"] if o["label"] == "Erase by painting"), None)
+    if brush is not None:
+        assert live.chip(owner, brush["value"]) == ("brush", row.images[0].id)
+    other, _ = live.identity({}, tab("t2"))
+    assert live.chip(other, reply["options"][0]["value"]) is None  # issued to another owner
+    for hostile in ('{"message": "erase it", "context": {"mask": "/dev/zero"}}', "/root", None, {"value": 1},
+                    reply["options"][0]["value"][:-1] + "0"):
+        assert live.chip(owner, hostile) is None
+
+
+def test_the_browser_state_is_reduced_to_known_shapes(live):
+    from ui.browser_inputs import clean_state
+
+    for hostile in (None, "x", [], {"token": "password"}, {"token": 5, "session_id": "../../etc"},
+                    {"token": "a" * 5000, "draft": "draft:../x", "extra": {"mask": "/dev/zero"}}):
+        state = clean_state(hostile, lambda: "N" * 22)
+        assert set(state) <= {"token", "session_id", "draft"} and state["token"] == "N" * 22
+        assert state["session_id"] == "" and "draft" not in state
+    good = {"token": "T" * 22, "session_id": "a" * 32, "draft": "draft:" + "b" * 32}
+    assert clean_state(good, lambda: "N" * 22) == good

@@ -20,8 +20,8 @@ from pipeline.router import Router
 from pipeline.store import Store
 from tests.image_util import png
 
-ALICE = owner_from_token("alice-token-123", "secret")
-BOB = owner_from_token("bob-token-4567", "secret")
+ALICE = owner_from_token("alice-token-12345", "secret")
+BOB = owner_from_token("bob-token-4567890", "secret")
 
 
 def make_pipeline(settings, registry=None, router=None):

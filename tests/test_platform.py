@@ -50,7 +50,7 @@ def test_derived_keys_are_distinct_and_one_way():
     keys = {browser_state_key(secret), export_key(secret), secret}
     assert len(keys) == 3 and all(secret not in k for k in keys - {secret})
     assert browser_state_key(secret) != browser_state_key(secret + "x")
-    assert owner_from_token("token-123456", secret) == owner_from_token("token-123456", secret)
+    assert owner_from_token("token-1234567890", secret) == owner_from_token("token-1234567890", secret)
     with pytest.raises(ValueError):
         export_key("")
 

@@ -19,8 +19,8 @@ from pipeline.identity import owner_from_token
 from pipeline.schema import CONTEXT_KEYS, Params, check_context, check_id_text, check_message
 from tests.test_pipeline import make_pipeline, png, send
 
-ALICE = owner_from_token("alice-token-123", "secret")
-BOB = owner_from_token("bob-token-4567", "secret")
+ALICE = owner_from_token("alice-token-12345", "secret")
+BOB = owner_from_token("bob-token-4567890", "secret")
 ISSUE_CASES = [  # (context, the field the reply must name)
     ({"params": "abc"}, "context.params"),
     ({"params": [1, 2]}, "context.params"),

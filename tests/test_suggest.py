@@ -18,7 +18,7 @@ from pipeline.suggest import MAX_CHIPS, ChipPolicy, is_advice, is_operator_fix
 from tests.test_pipeline import make_pipeline
 from tests.image_util import png
 
-ALICE = owner_from_token("alice-token-123", "secret")
+ALICE = owner_from_token("alice-token-12345", "secret")
 
 
 class _NoWeights(Backend):

@@ -19,15 +19,18 @@ import logging
 import os
 import re
 import shutil
+import time
 import uuid
 from pathlib import Path
 
 from core.errors import GatewayError, InvalidInput, NotFound
 from pipeline.identity import export_key, new_browser_token, owner_from_token, owner_from_user
+from pipeline.process import session_title
 from pipeline.response import ERROR, Response
 from pipeline.schema import check_context, check_id_text
 from ui.api_inputs import InvalidFiles
 from ui.render import render_history
+from ui.throttle import MissThrottle, client_of
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,11 @@ class Handlers:
         # Painted strokes (restored into the editor on reload) sit beside the exports: this instance's own folder
         # that Gradio may serve, never a temp folder shared by every instance on the host.
         self.brush_dir = self._export_dir / "brush"
+        self.throttle = MissThrottle()  # lookups by owner token or id that found nothing, per client
+
+    @property
+    def export_dir(self) -> Path:
+        return self._export_dir
 
     # ---- identity ------------------------------------------------------------------------------------
     def browser_owner(self, state: dict | None, request=None, profile=None) -> tuple[str, dict]:
@@ -51,9 +59,9 @@ class Handlers:
         Space), else the user name of the app's own login, else the random token kept in the browser."""
         state = dict(state or {})
         hf_user = getattr(profile, "username", None) if profile is not None else None
-        if hf_user:
+        if isinstance(hf_user, str) and hf_user:
             return owner_from_user(f"hf:{hf_user}", self.settings.owner_secret), state
-        username = getattr(request, "username", None) if request is not None else None
+        username = signed_in_user(request)
         if username:
             return owner_from_user(username, self.settings.owner_secret), state
         if not state.get("token"):
@@ -61,10 +69,25 @@ class Handlers:
         return owner_from_token(state["token"], self.settings.owner_secret), state
 
     def api_owner(self, token: str, request=None) -> str:
-        username = getattr(request, "username", None) if request is not None else None
+        """The owner an API or MCP call acts for: the signed-in user (GATEWAY_AUTH, through the login cookie or
+        HTTP Basic credentials the auth gate checked), else the caller's own token."""
+        username = signed_in_user(request)
         if username:
             return owner_from_user(username, self.settings.owner_secret)
-        return owner_from_token(token, self.settings.owner_secret)
+        return owner_from_token(token if isinstance(token, str) else "", self.settings.owner_secret)
+
+    def _lookup(self, request, run, found=lambda result: True):
+        """A lookup by owner token or id, throttled per client once it keeps finding nothing."""
+        client = client_of(request)
+        self.throttle.check(client)
+        try:
+            result = run()
+        except NotFound:
+            self.throttle.miss(client)
+            raise
+        if not found(result):
+            self.throttle.miss(client)
+        return result
 
     # ---- files ---------------------------------------------------------------------------------------------
     def exportable(self, path, owner: str) -> str:
@@ -119,8 +142,13 @@ class Handlers:
 
     def session_choices(self, owner: str, session_id: str):
         sessions = self.store.list_sessions(owner)
-        choices = [(session_label(s.title, s.message_count), s.id) for s in sessions]
+        choices = [(session_label(s.title, s.message_count, s.updated_at), s.id) for s in sessions]
         return {"choices": choices, "value": session_id or None}
+
+    @staticmethod
+    def pending_label(text: str) -> str:
+        """A new chat in the list while its first message runs (it is stored once that message is)."""
+        return f"{session_title(text or 'Images')} · sending…"
 
     # ---- API for scripts ---------------------------------------------------------------------------------------
     def api_chat(self, message, images, mask, session_id, owner, context, request=None, progress=None):
@@ -133,7 +161,7 @@ class Handlers:
             return _api_reply(exc), []
         try:
             public["owner"] = owner_id
-            public.update(_forwarded_credentials(request))
+            public.update(forwarded_credentials(request))
             if mask_path:
                 public["mask"] = mask_path
             if progress is not None:
@@ -151,13 +179,13 @@ class Handlers:
             owner_id = self.api_owner(owner, request)
             return [{"session_id": s.id, "title": s.title, "created_at": s.created_at, "updated_at": s.updated_at,
                      "message_count": s.message_count} for s in self.store.list_sessions(owner_id)]
-        return _guarded("list_sessions", run)
+        return _guarded("list_sessions", lambda: self._lookup(request, run, found=bool))
 
     def api_get_session(self, session_id, owner, request=None):
         def run():
             owner_id = self.api_owner(owner, request)
             sid = check_id_text(session_id, "session_id")
-            rows = self.store.history(sid, owner_id, limit=10**9)
+            rows = self._lookup(request, lambda: self.store.history(sid, owner_id, limit=10**9))
             return {"session_id": sid, "messages": [
                 {"message_id": r.id, "role": r.role, "content": r.content, "created_at": r.created_at,
                  "metadata": r.metadata,
@@ -168,12 +196,14 @@ class Handlers:
     def api_delete_session(self, session_id, owner, request=None):
         def run():
             owner_id = self.api_owner(owner, request)
-            return {"deleted": self.delete_session(check_id_text(session_id, "session_id"), owner_id)}
+            sid = check_id_text(session_id, "session_id")
+            return {"deleted": self._lookup(request, lambda: self.delete_session(sid, owner_id), found=bool)}
         return _guarded("delete_session", run)
 
     def api_get_image(self, image_id, owner, request=None):
         owner_id = self.api_owner(owner, request)
-        row = self.store.get_image(check_id_text(image_id, "image_id"), owner_id)  # NotFound for anybody else's
+        image_id = check_id_text(image_id, "image_id")
+        row = self._lookup(request, lambda: self.store.get_image(image_id, owner_id))  # NotFound for anybody else's
         return self.exportable(row.path, owner_id)
 
     def api_capabilities(self):
@@ -186,7 +216,21 @@ class Handlers:
         return _without_server_paths(out)
 
 
-def _forwarded_credentials(request) -> dict:
+def signed_in_user(request) -> str:
+    """The user the app's own login (GATEWAY_AUTH) vouches for: Gradio's login cookie, or the HTTP Basic
+    credentials the auth gate checked (ui/gate.py) on a call that did not pass through Gradio's queue."""
+    if request is None:
+        return ""
+    username = getattr(request, "username", None)
+    if not username:
+        try:
+            username = getattr(getattr(request, "state", None), "gateway_user", None)
+        except Exception:  # noqa: BLE001 - a request without Starlette state
+            username = None
+    return username if isinstance(username, str) else ""
+
+
+def forwarded_credentials(request) -> dict:
     """The caller's ZeroGPU quota token (`x-ip-token`, set by Hugging Face in front of a Space), which a remote
     worker on ZeroGPU bills the run to; passed to the pipeline as a credential, never stored."""
     headers = getattr(request, "headers", None)
@@ -194,10 +238,17 @@ def _forwarded_credentials(request) -> dict:
     return {"x_ip_token": token} if token else {}
 
 
-def session_label(title: str, message_count: int) -> str:
-    """A session in the sidebar: its title and how many messages it holds, said in words."""
+def session_label(title: str, message_count: int, updated_at: float | None = None, now: float | None = None) -> str:
+    """A session in the sidebar: its title, how many messages it holds, and when it last changed (the time today,
+    else the date), so two chats that began with the same words can be told apart."""
     n = int(message_count or 0)
-    return f"{title or 'New chat'} · {n} message{'s' if n != 1 else ''}"
+    label = f"{title or 'New chat'} · {n} message{'s' if n != 1 else ''}"
+    if updated_at:
+        now = time.time() if now is None else now
+        local, today = time.localtime(updated_at), time.localtime(now)
+        same_day = local[:3] == today[:3]
+        label += " · " + (time.strftime("%H:%M", local) if same_day else time.strftime("%d %b", local))
+    return label
 
 
 def _api_error(exc: GatewayError) -> dict:

@@ -6,27 +6,38 @@ under the last reply), the brush right above the input when there is something t
 Stop button while a request runs, and the chat's images folded below. Sending echoes the message at once (an
 unqueued event) and then runs it in a queued generator that draws the stage and a progress bar inside the reply
 bubble — no full-page overlay, so the chats and New chat stay usable; everything is drawn from `LiveChat`, so a
-reload or another tab shows the same chat. The named API endpoints (and MCP tools) are in ui/api.py. Every chat
-run shares one `concurrency_id` with `GATEWAY_REQUEST_CONCURRENCY`; runs that need a model wait for a model
-slot inside the executor.
+reload or another tab shows the same chat. The run and follow events are async watchers that hold no thread and
+no queue slot (the work runs on the run board's threads; model runs wait for a model slot in the executor).
+Every event here is a public HTTP endpoint: its inputs are checked in ui/live.py and ui/browser_inputs.py, and
+`guarded` turns an unexpected exception into a logged error id instead of a red "Error" on the page. The named
+API endpoints (and MCP tools) are in ui/api.py.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 import json
+import logging
 import os
-import time
+import uuid
 from pathlib import Path
 
+import anyio
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from pipeline.identity import browser_state_key
 from ui.api import api_endpoints
+from ui.browser_inputs import example_at, guard_image_editor, strokes_from_editor
 from ui.capabilities_view import render_capabilities
 from ui.handlers import Handlers
 from ui.live import ERASE_PAINTED, LiveChat
-from ui.render import parse_chip
+from ui.render import inert
 from ui.runs import Painted
+
+log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_QUEUE = "chat"
@@ -91,8 +102,11 @@ def hf_login_enabled(settings, environ=None) -> bool:
 
 def build_ui(handlers: Handlers, settings) -> gr.Blocks:
     limit = settings.request_concurrency  # model runs are gated inside the executor, not here
-    live = LiveChat(handlers)
+    guard_image_editor(gr.ImageEditor)  # the brush: layers decoded by our guarded decoder, bounded blob store
+    live = LiveChat(handlers, upload_folder=get_upload_folder())
     board = live.board
+    examples = load_examples()
+    decode_limits = dict(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
     # Gradio keeps a copy of every file it served; drop copies older than a day (the store keeps the originals).
     with gr.Blocks(title="AI image gateway", delete_cache=(3600, 86400)) as demo:
         # Gradio sends BrowserState's key to every page: a one-way derived key, never the owner secret.
@@ -117,12 +131,12 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
                 capabilities_md = gr.HTML(render_capabilities(handlers.api_capabilities()), elem_id="capabilities")
         gr.Markdown("## AI image gateway\nAsk for an image, or attach one and say what to do with it.", elem_id="header")
         chatbot = gr.Chatbot(label="Conversation", show_label=False, elem_id="chat", height="62vh", min_height=320,
-                             allow_file_downloads=True, examples=load_examples(), buttons=["copy", "copy_all"],
-                             feedback_options=None,
+                             allow_file_downloads=True, examples=examples, buttons=["copy", "copy_all"],
+                             feedback_options=None, sanitize_html=True,
                              placeholder="Try “create a fantasy dragon”, or attach a photo and say “remove the background”.")
         with gr.Group(visible=False, elem_id="brush-panel") as brush_panel:
             brush_note = gr.Markdown(elem_id="brush-note")
-            brush = gr.ImageEditor(elem_id="brush", type="pil", layers=False, show_label=False, height=400,
+            brush = gr.ImageEditor(elem_id="brush", type="filepath", layers=False, show_label=False, height=400,
                                    brush=gr.Brush(colors=[BRUSH_COLOUR], color_mode="fixed", default_size=24),
                                    eraser=gr.Eraser(default_size=24), sources=(), transforms=(),
                                    buttons=["fullscreen"])
@@ -156,48 +170,58 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
         def sent(st, run, owner, chat):
             if run is None:
                 return st, "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            return (st, run.ticket, live.render(owner, chat), gr.update(value=None), gr.update(visible=True),
+            return (st, run.ticket, live.render(owner, chat), gr.update(value=None), gr.update(visible=run.in_flight),
                     gr.update(**live.sessions(owner, chat)))
 
-        # ---- browser events --------------------------------------------------------------------------------------
+        # ---- browser events (every one is a public endpoint: ui/browser_inputs.py checks what they get) ----------
         def take_strokes(owner, st, request, brush_value):
             """The editor's strokes are read when a message is sent (the editor reports no event per stroke)."""
-            strokes = _mask_from_editor(brush_value)
+            strokes = strokes_from_editor(brush_value, **decode_limits)
             if strokes is not None:
                 live.paint(owner, live.look_at(st, owner, request), strokes)
 
         def signed_in(token):
             """The signed-in person's Hugging Face token, for backends that call Hugging Face on their behalf."""
-            return {"hf_token": getattr(token, "token", None)}
+            value = getattr(token, "token", None)
+            return {"hf_token": value} if isinstance(value, str) else {}
 
+        @guarded(6)
         def on_send(value, st, brush_value, request: gr.Request, profile: gr.OAuthProfile | None,
                     token: gr.OAuthToken | None):
             owner, st = live.identity(st, request, profile)
             take_strokes(owner, st, request, brush_value)
-            value = value or {}
-            run = live.send(value.get("text", ""), value.get("files") or [], st, owner, request,
+            value = value if isinstance(value, dict) else {}
+            run = live.send(value.get("text"), value.get("files") or [], st, owner, request,
                             credentials=signed_in(token))
             return sent(st, run, owner, live.look_at(st, owner, request))
 
+        @guarded(9)
         def on_chip(evt: gr.SelectData, st, request: gr.Request, profile: gr.OAuthProfile | None,
                     token: gr.OAuthToken | None):
             owner, st = live.identity(st, request, profile)
-            message, context = parse_chip(evt.value)
             chat = live.look_at(st, owner, request)
-            if context.get("ui") == "brush":  # "Erase by painting": open the brush on that image, send nothing
+            action = live.chip(owner, getattr(evt, "value", None))  # an opaque id; the server keeps the context
+            if action is None:
+                return (st, "", *(gr.skip(),) * 7)
+            kind, what = action
+            if kind == "brush":  # "Erase by painting": open the brush on that image, send nothing
                 return (st, "", gr.skip(), gr.skip(), gr.skip(), gr.skip(),
-                        *brush_updates(live.open_brush(owner, chat, context.get("image_id"))))
-            run = live.send(message, [], st, owner, request, context, credentials=signed_in(token))
+                        *brush_updates(live.open_brush(owner, chat, what)))
+            run = live.send(what["message"], [], st, owner, request, what["context"], credentials=signed_in(token))
             return (*sent(st, run, owner, chat), gr.skip(), gr.skip(), gr.skip())
 
+        @guarded(6)
         def on_example(evt: gr.SelectData, st, request: gr.Request, profile: gr.OAuthProfile | None,
                        token: gr.OAuthToken | None):
             owner, st = live.identity(st, request, profile)
-            value = evt.value or {}
-            files = [f.get("path") if isinstance(f, dict) else f for f in value.get("files") or []]
-            run = live.send(value.get("text", ""), files, st, owner, request, credentials=signed_in(token))
+            example = example_at(getattr(evt, "index", None), examples)  # by index, from the server's own list
+            if example is None:
+                return (st, "", *(gr.skip(),) * 4)
+            run = live.send(example["text"], example["files"], st, owner, request, credentials=signed_in(token),
+                            trusted_files=True)
             return sent(st, run, owner, live.look_at(st, owner, request))
 
+        @guarded(7)
         def on_erase(st, brush_value, request: gr.Request, profile: gr.OAuthProfile | None,
                      token: gr.OAuthToken | None):
             owner, st = live.identity(st, request, profile)
@@ -210,34 +234,38 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
             run = live.send(ERASE_PAINTED, [], st, owner, request, credentials=signed_in(token))
             return (*sent(st, run, owner, chat), gr.skip())
 
-        def on_run(tk, st, request: gr.Request, profile: gr.OAuthProfile | None):
+        @guarded(5)
+        async def on_run(tk, st, request: gr.Request, profile: gr.OAuthProfile | None):
+            """Start the run the send registered and draw its progress. Async: waiting here holds no thread and
+            no chat slot, so a slow or abandoned chat never blocks anybody else's."""
             owner, st = live.identity(st, request, profile)
-            run = board.get(tk)
-            skip = (gr.skip(),) * 5
+            run = board.get(tk if isinstance(tk, str) else "")
             if run is None or run.owner != owner:
-                yield skip
+                yield (gr.skip(),) * 5
                 return
             live.start(run)
             tab, last = live.tab(request), None
-            while not (run.finished.wait(_POLL_S) or run.cancel.is_set()):
+            while not (run.finished.is_set() or run.cancel.is_set()):
                 if board.viewing(tab, run):
                     viewed = board.view(tab)[1]
-                    history = live.render(owner, viewed)
+                    history = await to_thread(live.render, owner, viewed)
                     if history != last:
                         last = history
                         yield gr.skip(), history, gr.skip(), gr.skip(), gr.update(visible=live.busy(owner, viewed))
+                await asyncio.sleep(_POLL_S)
             if board.viewing(tab, run):
                 chat = live.look_at(st, owner, request)  # a new chat's draft now names its session
-                yield (st, live.render(owner, chat), live.gallery(owner, chat), gr.update(**live.sessions(owner, chat)),
-                       gr.update(visible=live.busy(owner, chat)))
+                yield (st, *(await to_thread(lambda: (live.render(owner, chat), live.gallery(owner, chat)))),
+                       gr.update(**live.sessions(owner, chat)), gr.update(visible=live.busy(owner, chat)))
             else:
                 current = board.view(tab)
                 yield (gr.skip(), gr.skip(), gr.skip(),
                        gr.update(**live.sessions(owner, current[1] if current else "")), gr.skip())
 
+        @guarded(3)
         def on_brush_after(tk, st, request: gr.Request, profile: gr.OAuthProfile | None):
             owner, _ = live.identity(st, request, profile)
-            run = board.get(tk)
+            run = board.get(tk if isinstance(tk, str) else "")
             if run is None or run.owner != owner or not board.viewing(live.tab(request), run):
                 return gr.skip(), gr.skip(), gr.skip()
             after = live.brush_after(run)
@@ -245,7 +273,8 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
                 return gr.skip(), gr.skip(), gr.skip()
             return brush_updates(after)
 
-        def on_follow(st, request: gr.Request, profile: gr.OAuthProfile | None):
+        @guarded(4)
+        async def on_follow(st, request: gr.Request, profile: gr.OAuthProfile | None):
             """After a load or a switch: keep drawing the chat while its requests run (sent from anywhere)."""
             owner, st = live.identity(st, request, profile)
             tab = live.tab(request)
@@ -254,48 +283,62 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
                 yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 return
             chat, last = current[1], None
-            while board.in_flight(owner, chat) and board.view(tab) == current:
-                history = live.render(owner, chat)
+            while True:
+                now = board.view(tab)
+                if now != (owner, chat):
+                    if now is None or now[0] != owner or board.session_of(chat, owner) != now[1]:
+                        return  # the tab shows another chat now
+                    chat = now[1]  # the new chat's first message was stored: it is that session now
+                if not board.in_flight(owner, chat):
+                    break
+                history = await to_thread(live.render, owner, chat)
                 if history != last:
                     last = history
                     yield history, gr.skip(), gr.skip(), gr.update(visible=live.busy(owner, chat))
-                time.sleep(_POLL_S)
-            if board.view(tab) == current:
-                yield (live.render(owner, chat), live.gallery(owner, chat), gr.update(**live.sessions(owner, chat)),
-                       gr.update(visible=live.busy(owner, chat)))
+                await asyncio.sleep(_POLL_S)
+            yield (*(await to_thread(lambda: (live.render(owner, chat), live.gallery(owner, chat)))),
+                   gr.update(**live.sessions(owner, chat)), gr.update(visible=live.busy(owner, chat)))
 
+        @guarded(2)
         def on_stop(st, request: gr.Request, profile: gr.OAuthProfile | None):
             owner, st = live.identity(st, request, profile)
             live.stop(st, owner, request)
             return live.render(owner, live.look_at(st, owner, request)), gr.update(visible=False)
 
+        @guarded(10)
         def on_load(st, request: gr.Request, profile: gr.OAuthProfile | None):
             owner, st = live.identity(st, request, profile)
             return view(owner, st, live.look_at(st, owner, request))
 
+        @guarded(10)
         def on_switch(session_id, st, request: gr.Request, profile: gr.OAuthProfile | None):
             owner, st = live.identity(st, request, profile)
             return view(owner, st, live.switch(session_id, st, owner, request))
 
+        @guarded(10)
         def on_new(st, request: gr.Request, profile: gr.OAuthProfile | None):
             owner, st = live.identity(st, request, profile)
             return view(owner, st, live.new_chat(st, owner, request))
 
+        @guarded(2)
         def on_ask_delete(st, request: gr.Request, profile: gr.OAuthProfile | None):
             owner, st = live.identity(st, request, profile)
-            session_id = board.session_of(live.look_at(st, owner, request))
+            session_id = live.session_of(owner, live.look_at(st, owner, request))
             if not session_id:
                 return gr.update(visible=False), gr.skip()
             session = handlers.store.get_session(session_id, owner)
             images = len(handlers.store.images_of_session(session_id, owner))
-            question = (f"Delete **“{session.title or 'New chat'}”** with its {session.message_count} messages and "
-                        f"{images} image{'s' if images != 1 else ''}? This cannot be undone.")
+            question = (f"Delete **“{inert(session.title or 'New chat', code=False)}”** with its "
+                        f"{session.message_count} messages and {images} image{'s' if images != 1 else ''}? "
+                        "This cannot be undone.")
             return gr.update(visible=True), question
 
+        @guarded(10)
         def on_delete(st, request: gr.Request, profile: gr.OAuthProfile | None):
             owner, st = live.identity(st, request, profile)
             return view(owner, st, live.delete(st, owner, request))
 
+        @guarded(3)
         def on_close_brush(st, request: gr.Request, profile: gr.OAuthProfile | None):
             owner, st = live.identity(st, request, profile)
             live.close_brush(owner, live.look_at(st, owner, request))
@@ -309,9 +352,10 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
         viewing = [state, chatbot, gallery, sessions, stop_btn, confirm_box, *brushing]
 
         def then_run(event):
+            # The run event only watches (the work runs on the board's threads, model runs wait for a model slot
+            # in the executor), so it takes no chat slot: a slow chat never holds up anybody else's.
             # The reply and the brush are updated by separate events: the chat never waits on the editor.
-            return (event.then(on_run, [ticket, state], running, concurrency_id=CHAT_QUEUE, concurrency_limit=limit,
-                               **private)
+            return (event.then(on_run, [ticket, state], running, concurrency_limit=None, **private)
                     .then(on_brush_after, [ticket, state], brushing, **fast)
                     .then(None, js=SHOW_BRUSH_JS))
 
@@ -321,7 +365,8 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
         then_run(erase_btn.click(on_erase, [state, brush], sending + [brush_note], **fast))
         stop_btn.click(on_stop, [state], [chatbot, stop_btn], **fast)
 
-        follow = dict(fn=on_follow, inputs=[state], outputs=[chatbot, gallery, sessions, stop_btn], **private)
+        follow = dict(fn=on_follow, inputs=[state], outputs=[chatbot, gallery, sessions, stop_btn],
+                      concurrency_limit=None, **private)
         demo.load(on_load, [state], viewing, **private).then(None, js=SHOW_BRUSH_JS).then(**follow)
         demo.load(None, js=PAGE_JS)
         sessions.input(on_switch, [sessions, state], viewing, js=CLOSE_SIDEBAR_PASS_JS, **fast).then(**follow)
@@ -337,18 +382,43 @@ def build_ui(handlers: Handlers, settings) -> gr.Blocks:
     return demo
 
 
+def guarded(outputs: int):
+    """An event handler that never shows the page a red "Error": an unexpected exception is logged with an error
+    id and the event changes nothing (for a generator: stops). Expected problems are replies, made earlier."""
+    def wrap(fn):
+        skips = tuple(gr.skip() for _ in range(outputs))
+
+        def failed():
+            error_id = uuid.uuid4().hex[:12]
+            log.exception("error %s in the page event %s", error_id, fn.__name__)
+            return skips if outputs > 1 else skips[0]
+
+        if inspect.isasyncgenfunction(fn):
+            @functools.wraps(fn)
+            async def agen(*args, **kwargs):
+                try:
+                    async for item in fn(*args, **kwargs):
+                        yield item
+                except Exception:  # noqa: BLE001 - logged; the page keeps working
+                    yield failed()
+            return agen
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except Exception:  # noqa: BLE001 - logged; the page keeps working
+                return failed()
+        return call
+    return wrap
+
+
+async def to_thread(fn, *args):
+    """Store reads and rendering off the event loop (they are quick, but never block other requests)."""
+    return await anyio.to_thread.run_sync(fn, *args)
+
+
 def load_examples() -> list[dict]:
     """The empty chat's example requests (examples/chats.json; the tests run the same file)."""
     data = json.loads((ROOT / "examples" / "chats.json").read_text())
     return [{"text": e["text"], "files": [str(ROOT / f) for f in e.get("files", [])]} for e in data["start"]]
-
-
-def _mask_from_editor(value):
-    """The painted strokes of the brush editor as an RGBA layer (None when nothing was painted)."""
-    if not value:
-        return None
-    layers = value.get("layers") or []
-    for layer in layers:
-        if layer is not None and layer.mode == "RGBA" and layer.getextrema()[3][1] > 0:
-            return layer
-    return None

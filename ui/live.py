@@ -2,9 +2,14 @@
 
 `LiveChat` sits between the Gradio events (ui/layout.py) and the pipeline: it registers a message on the
 `RunBoard` and renders the chat from the store plus the runs in flight, so every tab that shows a chat — the
-one that sent the message, another tab, the same tab after a reload — draws the same thing. It returns plain
-values; layout.py turns them into component updates. The brush is kept here too: which image it shows, the
-strokes painted so far (saved as a PNG so a reload restores them) and the brush size that fits the image.
+one that sent the message, another tab, the same tab after a reload — draws the same thing. Everything the
+browser sends is treated as untrusted: the state is reduced to known shapes (ui/browser_inputs.py), files must
+be Gradio uploads, chips are opaque ids whose context the server reads from its own copy (ui/chips.py), and a
+message that cannot be taken (too many in flight) is answered with its reason. A new chat stays a draft until
+the pipeline stores its first message, so nothing is persisted for a message that was refused or never ran. It
+returns plain values; layout.py turns them into component updates. The brush is kept here too: which image it
+shows, the strokes painted so far (saved as a PNG so a reload restores them) and the brush size that fits the
+image.
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ import hmac
 import logging
 from pathlib import Path
 
-from core.errors import NotFound
-from pipeline.identity import export_key
-from pipeline.process import session_title
-from ui.handlers import _forwarded_credentials as forwarded_credentials
-from ui.render import chip_value, render_history, render_response, run_messages
-from ui.runs import DONE, RUNNING, STOPPED, STOPPING, Painted, Run, RunBoard, new_draft
+from core.errors import GatewayError, NotFound, ServerBusy
+from pipeline import schema
+from pipeline.identity import export_key, new_browser_token
+from pipeline.response import ERROR, Response
+from ui.browser_inputs import clean_state, uploaded_files
+from ui.chips import BRUSH, ChipIds, message_id_of, ticket_of
+from ui.handlers import forwarded_credentials
+from ui.render import options_for, render_history, render_response, response_metadata, run_messages
+from ui.runs import DONE, RUNNING, STOPPED, STOPPING, Painted, Run, RunBoard, is_draft, new_draft
 
 log = logging.getLogger(__name__)
 
@@ -33,29 +41,39 @@ def brush_size(width: int, height: int) -> int:
 
 
 class LiveChat:
-    def __init__(self, handlers, board: RunBoard | None = None):
+    def __init__(self, handlers, board: RunBoard | None = None, upload_folder=None):
         self.handlers = handlers
         self.store = handlers.store
         self.pipeline = handlers.pipeline
-        self.board = board or RunBoard()
+        settings = handlers.settings
+        self.board = board or RunBoard(capacity=settings.queue_max_size)
+        self.chips = ChipIds(settings.owner_secret)
+        self.upload_folder = upload_folder
         self._brush_dir = handlers.brush_dir  # this instance's, never a shared temp dir
 
     # ---- identity and the chat a tab shows ---------------------------------------------------------------------
     def identity(self, state, request=None, profile=None) -> tuple[str, dict]:
-        return self.handlers.browser_owner(state, request, profile)
+        return self.handlers.browser_owner(clean_state(state, new_browser_token), request, profile)
 
     @staticmethod
     def tab(request) -> str:
-        return getattr(request, "session_hash", None) or "no-tab"
+        tab = getattr(request, "session_hash", None)
+        return tab if isinstance(tab, str) and 0 < len(tab) <= 64 else "no-tab"
 
     def chat_key(self, state: dict, owner: str) -> str:
-        """The chat this browser state points at: its session, else its draft (a new chat with no message yet)."""
-        session_id = state.get("session_id") or ""
-        if session_id:
-            return session_id
-        if not state.get("draft"):
-            state["draft"] = new_draft()
-        return state["draft"]
+        """The chat this browser state points at: its session, else its draft (a new chat with no message yet).
+        A draft whose first message has been stored becomes that session."""
+        draft = state.get("draft") or ""
+        if draft and not state.get("session_id"):
+            resolved = self.board.session_of(draft, owner)
+            if resolved:
+                state["session_id"] = resolved
+                state.pop("draft", None)
+        if state.get("session_id"):
+            return state["session_id"]
+        if not draft:
+            state["draft"] = draft = new_draft()
+        return draft
 
     def look_at(self, state: dict, owner: str, request) -> str:
         chat = self.chat_key(state, owner)
@@ -63,15 +81,18 @@ class LiveChat:
             try:
                 self.store.get_session(chat, owner)
             except NotFound:
-                if not self.board.runs_in(owner, chat):  # (a refused first message stays on screen a while)
-                    state["session_id"] = ""
-                    chat = self.chat_key(state, owner)
+                state["session_id"] = ""
+                state.pop("draft", None)
+                chat = self.chat_key(state, owner)
         self.board.set_view(self.tab(request), owner, chat)
         return chat
 
+    def session_of(self, owner: str, chat: str) -> str:
+        return self.board.session_of(chat, owner)
+
     # ---- what a tab shows ---------------------------------------------------------------------------------------
     def render(self, owner: str, chat: str) -> list[dict]:
-        session_id = self.board.session_of(chat)
+        session_id = self.session_of(owner, chat)
         runs = self.board.runs_in(owner, chat)
         active = [r for r in runs if r.state in (RUNNING, STOPPING)]
         history = []
@@ -80,9 +101,9 @@ class LiveChat:
                 rows = self.store.history(session_id, owner, limit=self.handlers.settings.history_page_size)
             except NotFound:
                 rows = []
-            history = render_history(rows, lambda image: self.handlers.exportable(image.path, owner),
-                                     extra_options=lambda row: self._ui_chips(row),
-                                     drop_trailing_user=bool(active))
+            history = render_history(rows, self._path_of(owner), extra_options=self._ui_chips,
+                                     drop_trailing_user=bool(active),
+                                     chip_id=lambda row, slot: self.chips.for_message(owner, row.id, slot))
         for run in runs:
             if run.in_flight:
                 history += run_messages(run)
@@ -90,15 +111,25 @@ class LiveChat:
                 history += run_messages(run)  # stopped before it started: shown until it ages out
             elif run.state == DONE and run.response is not None and run.response.message_id is None:
                 history += run_messages(run)[:-1] + render_response(
-                    run.response, lambda image: self.handlers.exportable(image.path, owner))
+                    run.response, self._path_of(owner),
+                    chip_id=lambda slot, run=run: self.chips.for_run(owner, run.ticket, slot))
         return history
 
+    def _path_of(self, owner: str):
+        return lambda image: self.handlers.exportable(image.path, owner)
+
     def gallery(self, owner: str, chat: str) -> list:
-        session_id = self.board.session_of(chat)
-        return self.handlers.gallery(owner, session_id) if session_id else []
+        session_id = self.session_of(owner, chat)
+        try:
+            return self.handlers.gallery(owner, session_id) if session_id else []
+        except NotFound:
+            return []
 
     def sessions(self, owner: str, chat: str) -> dict:
-        return self.handlers.session_choices(owner, self.board.session_of(chat))
+        choices = self.handlers.session_choices(owner, self.session_of(owner, chat) or chat)
+        pending = [(self.handlers.pending_label(text), draft) for draft, text in self.board.pending_drafts(owner)]
+        choices["choices"] = pending + choices["choices"]
+        return choices
 
     def busy(self, owner: str, chat: str) -> bool:
         """Whether the chat has a run that Stop can still end (a stopped run winding down does not count)."""
@@ -106,40 +137,88 @@ class LiveChat:
 
     def _ui_chips(self, row) -> list[dict]:
         """"Erase by painting" under the last reply that has an image: opens the brush on that image."""
-        if not row.images or "object_removal" not in self.handlers.registry.available_names():
+        if self._brush_image(row) is None or "object_removal" not in self.handlers.registry.available_names():
             return []
-        image = next((i for i in row.images if (i.recipe or {}).get("output") != "mask"), row.images[0])
-        return [{"label": "Erase by painting", "value": chip_value("", {"ui": "brush", "image_id": image.id})}]
+        return [{"label": "Erase by painting", "slot": BRUSH}]
+
+    @staticmethod
+    def _brush_image(row):
+        if not row.images:
+            return None
+        return next((i for i in row.images if (i.recipe or {}).get("output") != "mask"), row.images[0])
+
+    # ---- chips ------------------------------------------------------------------------------------------------
+    def chip(self, owner: str, value) -> tuple[str, str | dict] | None:
+        """What a clicked chip does, read from the server's own copy: ("brush", image id) to open the brush on an
+        image, ("send", {message, context}) to send a message, or None for anything that is not a chip this
+        server gave this owner."""
+        parsed = self.chips.parse(owner, value)
+        if parsed is None:
+            return None
+        ref, slot = parsed
+        if (message_id := message_id_of(ref)) is not None:
+            try:
+                row = self.store.message(message_id, owner)
+            except NotFound:
+                return None
+            if row.role != "assistant":
+                return None
+            if slot == BRUSH:
+                image = self._brush_image(row)
+                return ("brush", image.id) if image is not None else None
+            chips = options_for(row.metadata)
+        else:
+            run = self.board.get(ticket_of(ref) or "")
+            if run is None or run.owner != owner or run.response is None:
+                return None
+            chips = options_for(response_metadata(run.response))
+        index = int(slot) if slot.isdigit() else -1
+        if not 0 <= index < len(chips):
+            return None
+        return "send", {"message": chips[index]["message"], "context": chips[index]["context"]}
 
     # ---- sending ----------------------------------------------------------------------------------------------
-    def send(self, text: str, files: list, state: dict, owner: str, request, context: dict | None = None,
-             credentials: dict | None = None) -> Run | None:
-        """Register a message and return its run (None when there is nothing to send). `credentials` (the
-        signed-in person's Hugging Face token, the caller's ZeroGPU token) go to the pipeline, never to the store."""
-        text = (text or "").strip()
-        files = [f for f in files or [] if f]
-        context = dict(context or {})
-        context.update(forwarded_credentials(request))
-        context.update({k: v for k, v in (credentials or {}).items() if v})
-        if not text and not files and not context.get("image_ids"):
-            return None
+    def send(self, text, files, state: dict, owner: str, request, context: dict | None = None,
+             credentials: dict | None = None, trusted_files: bool = False) -> Run | None:
+        """Register a message and return its run (None when there is nothing to send). `files` must be Gradio
+        uploads (the server's own example images pass `trusted_files`); `context` is checked by the API schema;
+        `credentials` (the signed-in person's Hugging Face token, the caller's ZeroGPU token) go to the
+        pipeline, never to the store."""
+        text = text if isinstance(text, str) else ""
+        text = text.strip()
+        files = [str(f) for f in files or [] if f] if trusted_files else uploaded_files(
+            files, self.upload_folder, never_under=[self.handlers.export_dir])
         chat = self.look_at(state, owner, request)
-        if chat.startswith("draft:"):
-            # The first message of a new chat: the session exists from now on, so the chat list shows it while
-            # its first request runs and a second quick message joins it. A refused message removes it again.
-            chat = self.store.create_session(owner, title=session_title(text or "Images")).id
-            state["session_id"] = chat
-            state.pop("draft", None)
-            self.board.set_view(self.tab(request), owner, chat)
+        try:
+            context = schema.check_context(dict(context or {}))
+        except GatewayError as exc:
+            return self._refused(owner, request, chat, text, exc)
+        context.update(forwarded_credentials(request))
+        context.update({k: v for k, v in (credentials or {}).items() if isinstance(v, str) and v})
         painted = self.board.brush(owner, chat)
         used_mask = False
-        if painted is not None and painted.strokes is not None and "mask" not in context:
+        if painted is not None and painted.strokes is not None:
             context["mask"] = painted.strokes  # what the person painted goes with the next message
             context.setdefault("image_ids", [painted.image_id])
             used_mask = True
+        if not text and not files and not context.get("image_ids"):
+            return None
+        refusal = self.board.refusal(owner)
+        if refusal:
+            return self._refused(owner, request, chat, text, ServerBusy(refusal, suggestions=["Wait a moment."]))
         echo = list(files) + self._paths_of(context.get("image_ids") or [], owner)
         run = Run(owner=owner, tab=self.tab(request), chat=chat, text=text, files=files, context=context,
                   echo_images=echo, used_mask=used_mask)
+        return self.board.add(run)
+
+    def _refused(self, owner, request, chat, text, exc: GatewayError) -> Run:
+        """A message that cannot be taken: shown in the chat with its reason, like any reply; nothing stored."""
+        response = Response(session_id="", message_id=None, type=ERROR, message=exc.message, error=exc.to_dict(),
+                            suggestions=list(exc.suggestions))
+        run = Run(owner=owner, tab=self.tab(request), chat=chat, text=text[:500], state=DONE, response=response,
+                  launched=True)
+        run.finished_at = run.created
+        run.finished.set()
         return self.board.add(run)
 
     def _paths_of(self, image_ids, owner) -> list[str]:
@@ -152,17 +231,12 @@ class LiveChat:
         return paths
 
     def start(self, run: Run) -> None:
-        if run.state == "waiting" and not run.launched:
-            run.launched = True
-            self.board.start(run, self._work)
+        self.board.start(run, self._work)
 
     def _work(self, run: Run, session_id: str):
-        context = {k: v for k, v in run.context.items() if k != "ui"}
+        context = dict(run.context)
         context.update(owner=run.owner, progress=run.progress, cancel_event=run.cancel)
-        response = self.pipeline.process_message(run.text, session_id, list(run.files), context)
-        if response.message_id is None and not self.store.message_count(session_id, run.owner):
-            self.handlers.delete_session(session_id, run.owner)  # refused as the first message: no empty chat is left
-        return response
+        return self.pipeline.process_message(run.text, session_id, list(run.files), context)
 
     def stop(self, state: dict, owner: str, request) -> list[Run]:
         return self.board.stop(owner, self.look_at(state, owner, request))
@@ -173,14 +247,19 @@ class LiveChat:
         state["draft"] = new_draft()
         return self.look_at(state, owner, request)
 
-    def switch(self, session_id: str, state: dict, owner: str, request) -> str:
-        state["session_id"] = session_id or ""
-        state.pop("draft", None)
+    def switch(self, chat, state: dict, owner: str, request) -> str:
+        """Show another chat: a stored session of this owner, or one of their new chats still in flight."""
+        chat = chat if isinstance(chat, str) else ""
+        if is_draft(chat) and any(draft == chat for draft, _ in self.board.pending_drafts(owner)):
+            state["session_id"], state["draft"] = "", chat
+        elif schema.is_session_id(chat):
+            state["session_id"] = chat
+            state.pop("draft", None)
         return self.look_at(state, owner, request)
 
     def delete(self, state: dict, owner: str, request) -> str:
         chat = self.look_at(state, owner, request)
-        session_id = self.board.session_of(chat)
+        session_id = self.session_of(owner, chat)
         if session_id:
             self.board.stop(owner, chat)
             self.handlers.delete_session(session_id, owner)  # also withdraws the image URLs handed out for it
@@ -189,7 +268,7 @@ class LiveChat:
 
     # ---- the brush --------------------------------------------------------------------------------------------
     def open_brush(self, owner: str, chat: str, image_id: str | None = None, note: str = "") -> Painted | None:
-        session_id = self.board.session_of(chat)
+        session_id = self.session_of(owner, chat)
         try:
             image = (self.store.get_image(image_id, owner) if image_id else
                      self.store.latest_image(session_id, owner) if session_id else None)
@@ -238,7 +317,7 @@ class LiveChat:
         response = run.response
         if response is None:
             return False
-        chat = response.session_id or run.chat
+        chat = run.chat
         if response.metadata.get("open_brush"):
             return self.open_brush(run.owner, chat)
         if run.used_mask and response.type == "image":
@@ -251,10 +330,13 @@ class LiveChat:
         painted = self.board.brush(owner, chat)
         if painted is not None:
             return painted
-        session_id = self.board.session_of(chat)
+        session_id = self.session_of(owner, chat)
         if not session_id:
             return None
-        rows = self.store.history(session_id, owner, limit=2)
+        try:
+            rows = self.store.history(session_id, owner, limit=2)
+        except NotFound:
+            return None
         if rows and rows[-1].role == "assistant" and rows[-1].metadata.get("open_brush"):
             return self.open_brush(owner, chat)
         return None

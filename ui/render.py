@@ -3,16 +3,18 @@
 Each assistant reply becomes up to three chat messages, shown as one group: a collapsible "what ran" card
 (intent, confidence, backend, model, executor, cache, the steps of a plan, timings), for an unavailable
 capability a collapsible "for the operator" part with the exact fix, and the reply itself (text + images
-inline) carrying the chips as `options`. A chip's value is JSON `{message, context}`, so clicking it sends a
-real chat message that needs no classifier guess; the chips are the pipeline's `metadata["chips"]` (see
-pipeline/suggest.py). A run in flight renders as the user's message (with thumbnails) and a reply bubble with
-its stage and a progress bar, or "waiting for your previous request", or "Stopped".
+inline) carrying the chips as `options`. The chips are the pipeline's `metadata["chips"]` (see
+pipeline/suggest.py); the browser gets only an opaque id per chip (`chip_id(slot)`, see ui/chips.py) and the
+server reads the chip's message and context from its own copy when it is clicked. A run in flight renders as the
+user's message (with thumbnails) and a reply bubble with its stage and a progress bar, or "waiting for your
+previous request", or "Stopped". Every text that reaches the chat is made inert first (`inert`): no HTML, no
+markdown image or link, so a message can never make the browser load anything from elsewhere.
 """
 
 from __future__ import annotations
 
 import html
-import json
+import re
 
 from core.vocabulary import HUMAN_NAMES, unavailable_sentence
 from pipeline.suggest import MAX_CHIPS, is_advice, is_operator_fix
@@ -20,36 +22,58 @@ from pipeline.suggest import MAX_CHIPS, is_advice, is_operator_fix
 STEP_MARKS = {"done": "✓", "failed": "✗", "skipped": "–", "running": "…", "pending": "○"}
 
 
-def chip_value(message: str, context: dict | None = None) -> str:
-    return json.dumps({"message": message, "context": context or {}}, ensure_ascii=False)
+# ---- inert text -------------------------------------------------------------------------------------------------
+# A code span as CommonMark sees it: a maximal run of backticks closed by a run of exactly the same length.
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
+_MARKUP = str.maketrans({"\\": "\\\\", "[": "\\[", "]": "\\]", "<": "&lt;", ">": "&gt;", "!": "\\!"})
 
 
-def parse_chip(value) -> tuple[str, dict]:
-    if isinstance(value, dict):
-        value = value.get("value", value)
-    try:
-        data = json.loads(value)
-        if isinstance(data, dict) and "message" in data:
-            return str(data.get("message") or ""), dict(data.get("context") or {})
-    except (TypeError, ValueError):
-        pass
-    return str(value), {}
+def inert(text: str, code: bool = True) -> str:
+    """Markdown that shows what was written and loads nothing: HTML tags, markdown images and links (inline,
+    reference or automatic) become plain text. With `code`, code spans (which render literally anyway) are
+    kept, so the server's own `commands` still look like code; without it, backticks are plain too."""
+    if not code:
+        return _escape(text.replace("`", "\x00")).replace("\x00", "\\`")
+    out, last = [], 0
+    for match in _CODE_SPAN.finditer(text):
+        out.append(_escape(text[last:match.start()]))
+        out.append(match.group(0))
+        last = match.end()
+    out.append(_escape(text[last:]))
+    return "".join(out)
 
 
+def _escape(text: str) -> str:
+    text = text.translate(_MARKUP)
+    text = text.replace("://", "\\://")  # no automatic links (http://…)
+    return re.sub(r"(?i)\bwww\.", lambda m: m.group(0)[:3] + "\\.", text)  # nor www.…
+
+
+# ---- chips -------------------------------------------------------------------------------------------------------
 def options_for(metadata: dict) -> list[dict]:
-    """The reply's chips in the pipeline's order; older stored replies (before `chips`) keep their own order."""
+    """The reply's chips ({label, message, context}) in the pipeline's order; older stored replies (before
+    `chips`) keep their own order."""
     if "chips" in metadata:
         return [_action_chip(c) for c in metadata["chips"]][:MAX_CHIPS]
     actions = metadata.get("actions") or []
     reroutes = [a for a in actions if str(a.get("id", "")).startswith("reroute:")]
     options = [_action_chip(a) for a in actions if a not in reroutes]
-    options += [{"label": s, "value": chip_value(s)} for s in metadata.get("suggestions") or []
+    options += [{"label": s, "message": s, "context": {}} for s in metadata.get("suggestions") or []
                 if not is_operator_fix(s) and not is_advice(s)]
     return (options + [_action_chip(a) for a in reroutes])[:MAX_CHIPS]
 
 
 def _action_chip(action: dict) -> dict:
-    return {"label": action["label"], "value": chip_value(action.get("message", ""), action.get("context"))}
+    return {"label": str(action.get("label", "")), "message": str(action.get("message", "") or ""),
+            "context": dict(action.get("context") or {})}
+
+
+def chip_options(metadata: dict, chip_id, extra: list[dict] | None = None) -> list[dict]:
+    """The options of a reply as the browser gets them: a label and an opaque id per chip. `extra` are UI chips
+    ({label, slot}) that replace the last ones when there is no room."""
+    options = [{"label": inert(c["label"], code=False), "value": chip_id(i)} for i, c in enumerate(options_for(metadata))]
+    extra = [{"label": c["label"], "value": chip_id(c["slot"])} for c in extra or []]
+    return options[: MAX_CHIPS - len(extra)] + extra if extra else options
 
 
 # ---- the "what ran" card ---------------------------------------------------------------------------------------
@@ -124,7 +148,8 @@ def operator_part(metadata: dict) -> str | None:
                                [s for s in error.get("suggestions") or [] if is_operator_fix(s)]))
     lines = [f"Why: {detail}" if detail else ""]
     if fixes:
-        lines.append("Fix:\n" + "\n".join(f"- `{f}`" for f in fixes))
+        # A fix that already marks its commands as code keeps them; a bare command becomes one code span.
+        lines.append("Fix:\n" + "\n".join(f"- {f}" if "`" in f else f"- `{f}`" for f in fixes))
     lines.append("The server log has the same detail. The capabilities panel in the sidebar lists every backend.")
     return "\n\n".join(line for line in lines if line)
 
@@ -133,30 +158,29 @@ def operator_part(metadata: dict) -> str | None:
 def user_message(text: str, image_paths: list[str]) -> dict:
     content = [{"path": p} for p in image_paths]
     if text:
-        content = [text] + content
+        content = [inert(text, code=False)] + content
     return {"role": "user", "content": content if len(content) != 1 else content[0]}
 
 
-def assistant_messages(text: str, image_paths: list[str], metadata: dict, with_options: bool,
+def assistant_messages(text: str, image_paths: list[str], metadata: dict, chip_id=None,
                        extra_options: list[dict] | None = None) -> list[dict]:
+    """The reply's chat messages; with `chip_id(slot)` (an opaque id per chip) the reply carries its chips."""
     messages = []
     title = what_ran(metadata)
     if title:
-        messages.append({"role": "assistant", "content": what_ran_details(metadata),
-                         "metadata": {"title": title, "status": "done"}})
+        messages.append({"role": "assistant", "content": inert(what_ran_details(metadata)),
+                         "metadata": {"title": inert(title, code=False), "status": "done"}})
     operator = operator_part(metadata)
     if operator:
-        messages.append({"role": "assistant", "content": operator,
+        messages.append({"role": "assistant", "content": inert(operator),
                          "metadata": {"title": "For the operator: why, and how to enable it", "status": "done"}})
-    text = creator_text(text, metadata)
+    text = inert(creator_text(text, metadata))
     content = ([text] if text else []) + [{"path": p} for p in image_paths]
     reply = {"role": "assistant", "content": content if len(content) != 1 else content[0]}
     if not content:
         reply["content"] = "…"
-    if with_options:
-        options = options_for(metadata)
-        if extra_options:
-            options = options[: MAX_CHIPS - len(extra_options)] + extra_options
+    if chip_id is not None:
+        options = chip_options(metadata, chip_id, extra_options)
         if options:
             reply["options"] = options
     messages.append(reply)
@@ -164,10 +188,10 @@ def assistant_messages(text: str, image_paths: list[str], metadata: dict, with_o
 
 
 def render_history(rows, path_of=lambda image: str(image.path), extra_options=None,
-                   drop_trailing_user: bool = False) -> list[dict]:
-    """Chat messages for stored `MessageRow`s (oldest first); chips only on the last reply. `extra_options(row)`
-    may add UI chips to the last reply; `drop_trailing_user` leaves out a last user message with no reply yet
-    (a run in flight shows it itself)."""
+                   drop_trailing_user: bool = False, chip_id=None) -> list[dict]:
+    """Chat messages for stored `MessageRow`s (oldest first); chips only on the last reply, with the ids
+    `chip_id(row, slot)` gives. `extra_options(row)` may add UI chips ({label, slot}) to the last reply;
+    `drop_trailing_user` leaves out a last user message with no reply yet (a run in flight shows it itself)."""
     rows = list(rows)
     if drop_trailing_user and rows and rows[-1].role == "user":
         rows = rows[:-1]
@@ -180,15 +204,21 @@ def render_history(rows, path_of=lambda image: str(image.path), extra_options=No
         else:
             last = i == last_assistant and i == len(rows) - 1
             extra = extra_options(row) if (last and extra_options) else None
-            chat.extend(assistant_messages(row.content, paths, row.metadata, with_options=last, extra_options=extra))
+            ids = (lambda slot, row=row: chip_id(row, slot)) if (last and chip_id is not None) else None
+            chat.extend(assistant_messages(row.content, paths, row.metadata, chip_id=ids, extra_options=extra))
     return chat
 
 
-def render_response(response, path_of=lambda image: image.path) -> list[dict]:
-    """Chat messages for a fresh `Response` that was not stored (an input error)."""
-    meta = {**response.metadata, "actions": response.actions, "suggestions": response.suggestions,
+def response_metadata(response) -> dict:
+    """What a fresh `Response` that was not stored (an input error) renders from, chips included."""
+    return {**response.metadata, "actions": response.actions, "suggestions": response.suggestions,
             "error": response.error}
-    return assistant_messages(response.message, [path_of(i) for i in response.images], meta, with_options=True)
+
+
+def render_response(response, path_of=lambda image: image.path, chip_id=None) -> list[dict]:
+    """Chat messages for a fresh `Response` that was not stored (an input error)."""
+    return assistant_messages(response.message, [path_of(i) for i in response.images], response_metadata(response),
+                              chip_id=chip_id)
 
 
 # ---- a run in flight -------------------------------------------------------------------------------------------

@@ -219,6 +219,24 @@ class Store(CorrectionsAndTemplates):
             "WHERE m.id = ? AND m.session_id = ? AND s.owner = ?", (message_id, session_id, owner)).fetchone()
         return row is not None and (role is None or row["role"] == role)
 
+    def message(self, message_id: int, owner: str) -> MessageRow:
+        """One message of this owner's (with its images); NotFound for anybody else's or an unknown id."""
+        if isinstance(message_id, bool) or not isinstance(message_id, int) or not 0 < message_id < _NO_UPPER_BOUND:
+            raise NotFound("This message does not exist, or it is not yours.")
+        with self.db.snapshot() as conn:
+            row = conn.execute("SELECT m.* FROM messages m JOIN sessions s ON s.id = m.session_id "
+                               "WHERE m.id = ? AND s.owner = ?", (message_id, owner)).fetchone()
+            if row is None:
+                raise NotFound("This message does not exist, or it is not yours.")
+            images = [image_from_row(r, self.images_dir) for r in conn.execute(MESSAGE_IMAGES_SQL, (message_id,))]
+        return message_from_row(row, images)
+
+    def delete_empty_sessions(self) -> int:
+        """Remove sessions that hold no message (left by versions that created a chat before its first reply)."""
+        with self.db.transaction() as conn:
+            return conn.execute("DELETE FROM sessions WHERE NOT EXISTS "
+                                "(SELECT 1 FROM messages m WHERE m.session_id = sessions.id)").rowcount
+
     def unanswered_messages(self, limit: int = 10_000) -> list[tuple[str, MessageRow]]:
         """(owner, user message) for each message no assistant message answers (a crash mid-request), oldest first.
 
