@@ -194,6 +194,8 @@ class Pipeline:
             session, user_row = self.store.start_session(owner, "user", text, title=session_title(text),
                                                          metadata=user_meta, image_ids=stored_ids,
                                                          new_images=new_images)
+            if callable(context.get("on_session")):  # the browser's draft chat becomes this session now
+                context["on_session"](session.id)
         else:
             user_row = self.store.add_message(session.id, owner, "user", text, metadata=user_meta,
                                               image_ids=stored_ids, new_images=new_images)

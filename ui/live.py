@@ -235,7 +235,8 @@ class LiveChat:
 
     def _work(self, run: Run, session_id: str):
         context = dict(run.context)
-        context.update(owner=run.owner, progress=run.progress, cancel_event=run.cancel)
+        context.update(owner=run.owner, progress=run.progress, cancel_event=run.cancel,
+                       on_session=lambda session: self.board.promote(run.owner, run.chat, session))
         return self.pipeline.process_message(run.text, session_id, list(run.files), context)
 
     def stop(self, state: dict, owner: str, request) -> list[Run]:

@@ -237,13 +237,19 @@ class RunBoard:
             run.finished_at = time.monotonic()
             session_id = getattr(response, "session_id", "") or ""
             if run.chat.startswith("draft:") and session_id and getattr(response, "message_id", None) is not None:
-                self._promote(run.owner, run.chat, session_id)
+                self.promote(run.owner, run.chat, session_id)
             run.release()
         run.finished.set()
 
+    def promote(self, owner: str, draft: str, session_id: str) -> None:
+        """The draft's first message is stored: from now on the chat is that session, for its runs, for the
+        tabs that show it and for every tab whose state still names the draft."""
+        if not draft.startswith("draft:"):
+            return
+        with self._lock:
+            self._promote(owner, draft, session_id)
+
     def _promote(self, owner: str, draft: str, session_id: str) -> None:
-        """The draft's first message is stored: from now on the chat is that session, for its runs still
-        waiting, for the tabs that show it and for every tab whose state still names the draft."""
         self._drafts[(owner, draft)] = (session_id, time.monotonic())
         tickets = self._chats.pop((owner, draft), [])
         for ticket in tickets:
