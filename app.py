@@ -133,6 +133,9 @@ def launch(settings: Settings, **kwargs):
         demo.launch(**platform.listen_kwargs(settings), **auth_launch_kwargs(settings),
                     max_file_size=settings.max_upload_bytes, footer_links=["api"], css=CSS,
                     mcp_server=settings.mcp_server, prevent_thread_lock=True, _frontend=False, **kwargs)
+        from ui.api import mcp_json_outputs
+
+        mcp_json_outputs(demo)
         # The start-up block once the server answers: its imports would slow the first page down.
         threading.Thread(target=start_up, args=(settings, handlers.registry), name="start-up", daemon=True).start()
         # Load and exercise the embedded backends too, so the first request of each capability is not the slow one.

@@ -2,15 +2,16 @@
 
 `/chat`, `/list_sessions`, `/get_session`, `/delete_session`, `/get_image`, `/capabilities` are wired to hidden
 components, so files travel as real files through gradio_client. Gradio serves the documented ones as MCP tools
-too; each function's docstring is the tool's description (arguments and results). Agents get `chat` from
-`/chat_for_agents`: one JSON reply and one image, unqueued, because Gradio's MCP bridge hands a queued reply
-with several outputs to an agent as one string; scripts keep `/chat` with every image file. Two small
-components close gaps of the MCP bridge (a file list's schema and its `data:` URLs, gr.JSON's schema).
+too: each tool's description is its `api_description`, its arguments' descriptions come from the docstring.
+Agents get `chat` from `/chat_for_agents`: one JSON reply and one image, unqueued (so the MCP bridge calls it
+in-process with the agent's own request, login included); scripts keep `/chat` with every image file. Agents
+send images as `data:` URLs only (`data_url_images`: the server never fetches a URL for them), every argument
+but the message may be left out, and JSON results reach them as JSON text (`mcp_json_outputs`).
 """
 
 from __future__ import annotations
 
-import copy
+import json
 
 import gradio as gr
 from gradio import processing_utils
@@ -28,52 +29,39 @@ def api_json_object(label: str) -> gr.JSON:
     return component
 
 
-def agent_files(label: str) -> gr.File:
-    """`api_files(label, "multiple")` for MCP agents: images may also come as `data:image/…;base64` URLs.
+def data_url_images(label: str, description: str, single: bool = False, max_bytes: int = 25 * 2**20) -> gr.File:
+    """Images for MCP agents, as `data:image/…;base64` URLs (a list, or with `single` one or null).
 
-    Closes two gaps of Gradio's MCP bridge for file lists: it turns the schema's files into URL strings but leaves
-    `"$ref": "#/$defs/FileData"` pointing at nothing (MCP clients then refuse the tool), and it converts URL
-    strings back into files only for single-file inputs, so a list arrives as plain strings."""
-    component = api_files(label, "multiple")
-    checked_preprocess = component.preprocess
-    schema = _resolve_refs(component.api_info())
+    Its API schema is a plain string (list) rather than Gradio's FileData: Gradio's MCP bridge turns a FileData
+    parameter into "an http or https url to a file" that the server would fetch (a request to anywhere, made by
+    the server) and adds a sentence pointing at an `upload_file_to_gradio` tool this server does not have. Here
+    only data URLs are accepted, decoded within the upload limit and saved into Gradio's cache; anything else
+    is `invalid_input` naming the field."""
+    component = gr.File(label=label, file_count="single" if single else "multiple", type="filepath")
+    item = {"type": "string", "description": "an image as a data:image/png;base64,… URL"}
+    schema = ({"anyOf": [item, {"type": "null"}], "default": None, "description": description} if single else
+              {"type": "array", "items": item, "default": [], "description": description})
 
     def preprocess(payload):
-        if not isinstance(payload, list) or not any(isinstance(item, str) for item in payload):
-            return checked_preprocess(payload)
+        if payload is None or payload == []:
+            return None if single else []
+        items = [payload] if single else payload
+        if not isinstance(items, list) or len(items) > 16:
+            return InvalidFiles(label, "must be a list of data:image/…;base64 URLs" if not single else
+                                "must be a data:image/…;base64 URL, or null")
         paths = []
-        for item in payload:
-            if isinstance(item, str):
-                if not item.startswith("data:image/"):
-                    return InvalidFiles(label, "must be images as data:image/…;base64 URLs, or uploaded files")
-                paths.append(processing_utils.save_base64_to_cache(item, component.GRADIO_CACHE))
-                continue
-            files = checked_preprocess([item])
-            if isinstance(files, InvalidFiles):
-                return files
-            paths += files
-        return paths
+        for value in items:
+            if not (isinstance(value, str) and value.startswith("data:image/") and ";base64," in value[:64]):
+                return InvalidFiles(label, "must be images as data:image/…;base64 URLs")
+            if len(value) * 3 // 4 > max_bytes:
+                return InvalidFiles(label, f"holds an image larger than {max_bytes // 2**20} MB")
+            paths.append(processing_utils.save_base64_to_cache(value, component.GRADIO_CACHE))
+        return paths[0] if single else paths
 
+    component.data_model = None  # Gradio skips its own FileData validation; preprocess() checks the strings
     component.preprocess = preprocess
     component.api_info = lambda: schema
     return component
-
-
-def _resolve_refs(schema: dict) -> dict:
-    schema = copy.deepcopy(schema)
-    defs = schema.pop("$defs", {})
-
-    def resolve(node):
-        if isinstance(node, dict):
-            ref = node.get("$ref", "")
-            if ref.startswith("#/$defs/") and ref.split("/")[-1] in defs:
-                return resolve(copy.deepcopy(defs[ref.split("/")[-1]]))
-            return {k: resolve(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [resolve(item) for item in node]
-        return node
-
-    return resolve(schema)
 
 
 def api_endpoints(handlers: Handlers, limit: int, chat_queue: str) -> None:
@@ -81,8 +69,12 @@ def api_endpoints(handlers: Handlers, limit: int, chat_queue: str) -> None:
     with gr.Column(visible=False):
         message = gr.Textbox(label="message")
         images = api_files("images", "multiple")
-        agent_images = agent_files("images")
         mask = api_files("mask", "single")
+        limit_bytes = handlers.settings.max_upload_bytes
+        agent_images = data_url_images("images", "Images to work on, in order, as data:image/png;base64 URLs.",
+                                       max_bytes=limit_bytes)
+        agent_mask = data_url_images("mask", "Optional mask as a data:image/png;base64 URL (white = erase), or null.",
+                                     single=True, max_bytes=limit_bytes)
         session_id = gr.Textbox(label="session_id")
         owner = gr.Textbox(label="owner")
         context = api_json_object("context")
@@ -103,7 +95,7 @@ def api_endpoints(handlers: Handlers, limit: int, chat_queue: str) -> None:
             images: Images to work on, in order; may be empty.
             mask: Optional black-and-white image, white where an object should be erased.
             session_id: The session to continue (from an earlier reply); empty starts a new session.
-            owner: Your private owner token (any long random string you keep); sessions belong to it.
+            owner: Your private owner token, a random string of 16 or more characters you keep; sessions belong to it.
             context: Optional JSON, e.g. {"force_intent": "upscale"} or {"consent": true}; {} for none.
 
         Returns:
@@ -116,68 +108,61 @@ def api_endpoints(handlers: Handlers, limit: int, chat_queue: str) -> None:
     # get `chat` below instead (the tool name is the function's name).
     chat_with_files._mcp_type = "script"
 
-    def chat(message, images=None, mask=None, session_id="", owner="", context=None, request: gr.Request = None):
-        """Send one chat message to the AI image gateway and get its reply: create an image from a description,
-        or edit attached images (remove or replace the background, erase an object, upscale, apply an art
-        style, swap a face, rotate/crop/recolour). Follow-ups in the same session may say "it" for the latest image.
+    def chat(message, images=None, mask=None, session_id=None, owner=None, context=None, request: gr.Request = None):
+        """Send one chat message to the AI image gateway and get its reply.
 
         Args:
             message: What to do, in plain words, e.g. "create a fantasy dragon" or "remove the background".
-            images: Images to work on, in order, as data:image/png;base64 URLs; may be empty.
-            mask: Optional black-and-white image, white where an object should be erased.
-            session_id: The session to continue (from an earlier reply); empty starts a new session.
-            owner: Your private owner token (any long random string you keep); sessions belong to it.
-            context: Optional JSON, e.g. {"force_intent": "upscale"} or {"consent": true}; {} for none.
-
-        Returns:
-            The reply as JSON (session_id, type image|text|clarification|error, message, data.images with the id,
-            width and height of each image, metadata of what ran, actions and suggestions for follow-ups) and the
-            reply's first image (get the others with get_image).
+            images: Images to work on, in order, as data:image/png;base64 URLs; may be left out.
+            mask: Optional black-and-white image as a data:image/png;base64 URL, white where an object should be erased; may be null.
+            session_id: The session to continue (the session_id of an earlier reply); leave it out to start a new session.
+            owner: Your private owner token, a random string of 16 or more characters you keep; sessions belong to it. Not needed when the server asks for a login.
+            context: Optional JSON object, e.g. {"force_intent": "upscale"} or {"consent": true}.
         """
         out, files = handlers.api_chat(message, images, mask, session_id, owner, context, request=request)
         return out, (files[0] if files else None)
 
-    def list_sessions(owner, request: gr.Request):
+    def list_sessions(owner=None, request: gr.Request = None):
         """List the sessions (chats) of an owner, newest first.
 
         Args:
-            owner: The owner token the sessions were created with.
+            owner: The owner token the sessions were created with (not needed when the server asks for a login).
 
         Returns:
             A JSON list of {session_id, title, created_at, updated_at, message_count}.
         """
         return handlers.api_list_sessions(owner, request)
 
-    def get_session(session_id, owner, request: gr.Request):
+    def get_session(session_id, owner=None, request: gr.Request = None):
         """Read one session's messages, with the id, size and recipe of every image.
 
         Args:
             session_id: The session to read.
-            owner: The owner token it belongs to.
+            owner: The owner token it belongs to (not needed when the server asks for a login).
 
         Returns:
             JSON {session_id, messages: [{message_id, role, content, created_at, metadata, images}]}, or an error.
         """
         return handlers.api_get_session(session_id, owner, request)
 
-    def delete_session(session_id, owner, request: gr.Request):
+    def delete_session(session_id, owner=None, request: gr.Request = None):
         """Delete a session with its messages and the images no other session uses.
 
         Args:
             session_id: The session to delete.
-            owner: The owner token it belongs to.
+            owner: The owner token it belongs to (not needed when the server asks for a login).
 
         Returns:
             JSON {deleted: true|false}.
         """
         return handlers.api_delete_session(session_id, owner, request)
 
-    def get_image(image_id, owner, request: gr.Request):
+    def get_image(image_id, owner=None, request: gr.Request = None):
         """Download a stored image by its id (the sha256 in a reply's data.images).
 
         Args:
             image_id: The image id.
-            owner: The owner token of a session that holds the image.
+            owner: The owner token of a session that holds the image (not needed when the server asks for a login).
 
         Returns:
             The image file (PNG).
@@ -205,12 +190,57 @@ def api_endpoints(handlers: Handlers, limit: int, chat_queue: str) -> None:
 
     triggers[0].click(chat_with_files, [message, images, mask, session_id, owner, context], [response, files_out],
                       api_name="chat", concurrency_id=chat_queue, concurrency_limit=limit)
-    # Not queued: Gradio's MCP bridge then returns each output on its own (the image as an image). Model runs
-    # still wait for a model slot inside the executor.
-    triggers[6].click(chat, [message, agent_images, mask, session_id, owner, context], [response, first_image],
-                      api_name="chat_for_agents", queue=False)
-    triggers[1].click(list_sessions, [owner], listing, api_name="list_sessions")
-    triggers[2].click(get_session, [session_id, owner], listing, api_name="get_session")
-    triggers[3].click(delete_session, [session_id, owner], listing, api_name="delete_session")
-    triggers[4].click(get_image, [image_id, owner], file_out, api_name="get_image")
-    triggers[5].click(capabilities, None, listing, api_name="capabilities")
+    # The agents' tools are not queued: Gradio's MCP bridge then calls them in-process with the agent's own
+    # request (the auth gate's login included) and returns each output on its own (the image as an image). Model
+    # runs still wait for a model slot inside the executor.
+    agent = dict(queue=False)
+    triggers[6].click(chat, [message, agent_images, agent_mask, session_id, owner, context], [response, first_image],
+                      api_name="chat_for_agents", api_description=CHAT_DESCRIPTION, **agent)
+    triggers[1].click(list_sessions, [owner], listing, api_name="list_sessions",
+                      api_description="List the sessions (chats) of an owner, newest first: a JSON list of "
+                                      "{session_id, title, created_at, updated_at, message_count}.", **agent)
+    triggers[2].click(get_session, [session_id, owner], listing, api_name="get_session",
+                      api_description="Read one session's messages as JSON {session_id, messages: [{message_id, role, "
+                                      "content, created_at, metadata, images}]}, each image with its id, size and "
+                                      "recipe.", **agent)
+    triggers[3].click(delete_session, [session_id, owner], listing, api_name="delete_session",
+                      api_description="Delete a session with its messages and the images no other session uses; "
+                                      "answers JSON {deleted: true|false}.", **agent)
+    triggers[4].click(get_image, [image_id, owner], file_out, api_name="get_image",
+                      api_description="Download a stored image (PNG) by its id, the sha256 in a reply's data.images.",
+                      **agent)
+    triggers[5].click(capabilities, None, listing, api_name="capabilities",
+                      api_description="What this server can do as JSON: every capability, its backends, whether "
+                                      "each can run here and why not, and their licences.", **agent)
+
+
+CHAT_DESCRIPTION = (
+    "Send one chat message to the AI image gateway and get its reply: create an image from a description, or edit "
+    "attached images (remove or replace the background, erase an object, upscale, apply an art style, swap a face, "
+    "rotate, crop, recolour). Follow-ups in the same session may say \"it\" for the latest image. Returns the "
+    "reply as JSON text (session_id, type image|text|clarification|error, message, data.images with the id, width "
+    "and height of each image, metadata of what ran, actions and suggestions) and the reply's first image; get "
+    "the others with get_image.")
+
+
+def mcp_json_outputs(demo) -> None:
+    """Make the MCP server hand JSON outputs to agents as JSON text. Gradio's MCP bridge writes a non-file output
+    with `str()`, which gives a Python repr (`{'a': 1}`, or `root={...}` for gr.JSON's model) that an agent
+    cannot parse."""
+    server = getattr(demo, "mcp_server_obj", None)
+    if server is None:
+        return
+    original = server.postprocess_output_data
+
+    def as_json(value):
+        if hasattr(value, "model_dump"):
+            value = value.model_dump()
+        if isinstance(value, (dict, list)) and not (isinstance(value, dict) and value.get("meta", {}).get(
+                "_type") == "gradio.FileData"):
+            return json.dumps(value, ensure_ascii=False, default=str)
+        return value
+
+    def postprocess_output_data(data, root_url):
+        return original([as_json(value) for value in data if value is not None], root_url)
+
+    server.postprocess_output_data = postprocess_output_data
