@@ -293,3 +293,55 @@ def test_mobile_390x844_the_whole_chat_is_usable(browser_page, photo):
     page.wait_for_function("!" + is_open, timeout=10_000)
     wait_text(page, "Converted to black and white")
     context.close()
+
+
+def test_a_refused_first_message_is_a_reply_and_a_reload_shows_no_error(browser_page, tmp_path):
+    """A new chat whose first message is refused (too long; a non-image file named photo.png) shows the reason as
+    the reply, Stop hides, nothing is stored, and a reload shows the chat list with no red "Error"."""
+    server, page = browser_page
+    page.goto(server.url, wait_until="load")
+    page.wait_for_selector("#msg textarea")
+    page.click("#new-chat")
+    before = page.locator("#sessions label").count()
+    page.fill("#msg textarea", "x" * 4001)
+    page.keyboard.press("Enter")
+    wait_text(page, "4,001 characters long", timeout=30_000)
+    page.wait_for_selector("#stop", state="hidden", timeout=10_000)
+
+    fake = tmp_path / "photo.png"
+    fake.write_text("this is not an image at all")
+    page.click("#new-chat")
+    send(page, "remove the background", attach_path=fake)
+    wait_text(page, "not an image file", timeout=30_000)
+    page.wait_for_selector("#stop", state="hidden", timeout=10_000)
+    assert not page.get_by_text("Error", exact=True).count()
+    assert page.locator("#sessions label").count() == before  # neither refusal left a chat behind
+
+    page.reload(wait_until="load")
+    page.wait_for_selector("#msg textarea")
+    page.wait_for_selector("#sessions label", timeout=30_000) if before else time.sleep(2)
+    assert page.locator("#sessions label").count() == before
+    assert not page.get_by_text("Error", exact=True).count()
+    assert "Waiting for" not in chat_text(page)
+
+
+def test_message_text_never_makes_the_browser_load_anything(browser_page):
+    """A message with a markdown image, an HTML image and a form: shown as text, no request leaves the page."""
+    server, page = browser_page
+    probe = "http://127.0.0.1:9/gw-probe"
+    requests_seen = []
+    page.on("request", lambda req: requests_seen.append(req.url) if "gw-probe" in req.url else None)
+    page.goto(server.url, wait_until="load")
+    page.wait_for_selector("#msg textarea")
+    page.click("#new-chat")
+    text = (f"hello ![x]({probe}/md.png) <img src=\"{probe}/html.png\"> "
+            f"<form action=\"{probe}/form\"><button>go</button></form> [link]({probe}/a)")
+    page.fill("#msg textarea", text)
+    page.keyboard.press("Enter")
+    wait_text(page, "Here is what I can do", timeout=60_000)
+    assert not page.locator(f"#chat img[src^='{probe}'], #chat form, #chat iframe, #chat a[href^='{probe}']").count()
+    assert "![x](" in chat_text(page) and "<img" in chat_text(page)  # shown as the text it is
+    page.reload(wait_until="load")
+    page.wait_for_selector("#msg textarea")
+    wait_text(page, "Here is what I can do", timeout=30_000)
+    assert requests_seen == []
