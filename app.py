@@ -166,6 +166,9 @@ def _stop_on_sigterm() -> None:
 
 
 if __name__ == "__main__":
+    from core.memory import release_large_buffers
+
+    release_large_buffers()  # freed image buffers go back to the system instead of staying in per-thread heaps
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     launch(settings)

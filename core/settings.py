@@ -38,7 +38,7 @@ class Settings:
     max_output_pixels: int = _setting(64_000_000, "Largest image a capability may produce (e.g. an upscale), in pixels.")
     max_prompt_chars: int = _setting(4000, "Longest accepted chat message, in characters.")
     max_images_per_message: int = _setting(4, "Most images attached to one message.")
-    decode_budget_mb: int = _setting(1536, "Memory (MiB) that decoded input images may hold at once, across all requests: a request's share is counted from its files' headers (pixels × bytes per pixel while decoding and converting) and held until its reply; more waits its turn (up to a minute, then 'busy'), one request that alone needs more is refused.")
+    decode_budget_mb: int = _setting(1024, "Memory (MiB) that decoded input images may hold at once, across all requests: a request's share is counted from its files' headers (pixels × bytes per pixel while decoding and converting) and held until its reply; more waits its turn (up to a minute, then 'busy'), one request that alone needs more is refused.")
     model_time_limit_s: float = _setting(600.0, "Longest one request may use a model slot; a run that takes longer is stopped at the backend's next check with a clear reply (0 = no limit).")
     png_compress_level: int = _setting(1, "Compression of stored PNGs: 0-1 = fastest (the fpng encoder when installed, ~20x faster than zlib level 1 at about the same size; else Pillow at that zlib level), 2-9 = Pillow at that zlib level (smaller, slower).")
     history_page_size: int = _setting(200, "Messages of a session loaded into the chat at once.")

@@ -263,3 +263,12 @@ def test_the_header_tells_the_decode_cost_before_any_pixel_is_decoded():
     data, header = read_header(buf.getvalue(), **LIMITS)
     assert (header.width, header.height, header.mode) == (400, 300, "I;16")
     assert header.decode_bytes == 400 * 300 * (2 * 2 + 2 * 4)
+
+
+def test_large_freed_buffers_go_back_to_the_system_on_glibc():
+    import platform
+
+    from core.memory import release_large_buffers
+
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert release_large_buffers() is True
