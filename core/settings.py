@@ -44,7 +44,7 @@ class Settings:
     history_page_size: int = _setting(200, "Messages of a session loaded into the chat at once.")
     auth: str = _setting("", "Optional 'user:password,user2:password2' list: the app asks for a login and the user name becomes the owner.")
     hf_login: str = _setting("auto", "\"Sign in with Hugging Face\" in the sidebar: `auto` = when the app runs on a Hugging Face Space with `hf_oauth: true` (the signed-in account owns its chats, on every device; anonymous use keeps working with the browser's token), `off`, or `on` = also off a Space, signing in as the machine's own Hugging Face login (local testing; needs `huggingface-cli login`).")
-    mcp_server: bool = _setting(True, "Also serve the API endpoints as MCP tools for AI agents, at /gradio_api/mcp/ (Streamable HTTP); false turns it off.")
+    mcp_server: bool = _setting(True, "Also serve the API endpoints as MCP tools for AI agents, at /gradio_api/mcp (Streamable HTTP; with GATEWAY_AUTH it needs the same login); false turns it off.")
     t2i_model: str = _setting("", "Text-to-image model: a Hugging Face hub id (optionally id@revision) or a local diffusers folder; empty = the device default.")
     allow_downloads: bool = _setting(True, "Download missing weights from the Hugging Face Hub on first use (only the files a backend needs, one download per model, progress in the chat reply) when the Hub is reachable; off under HF_HUB_OFFLINE=1. 0 = only `python -m models.download` fetches weights.")
     backup_dir: str = _setting("", "Folder (e.g. a mounted Storage Bucket) that receives consistent snapshots of the database, the owner secret and content-addressed copies of the images; restored at start-up when the data dir is empty. Empty = no backup.")

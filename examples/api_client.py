@@ -1,10 +1,14 @@
 """Use the gateway from a script through the Gradio Python client: every named endpoint once.
 
 Run the app first (`python app.py`), then: `python examples/api_client.py [URL] [IMAGE]`.
-Without IMAGE it uses scikit-image's astronaut photo.
+Without IMAGE it uses scikit-image's astronaut photo. Your sessions belong to your owner token: set
+GATEWAY_OWNER_TOKEN to a private random string (16+ characters, e.g. from
+`python -c "import secrets; print(secrets.token_urlsafe(24))"`) and reuse it; without it the script makes a new
+one and prints it.
 """
 
 import os
+import secrets
 import sys
 import tempfile
 
@@ -12,7 +16,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # before importing gradi
 
 from gradio_client import Client, handle_file  # noqa: E402
 
-OWNER = "example-script-owner-token"  # any private string; reuse it to find your sessions again
+OWNER = os.environ.get("GATEWAY_OWNER_TOKEN") or secrets.token_urlsafe(24)  # private; reuse it to find your sessions
 
 
 def main(url: str = "http://127.0.0.1:7860/", image: str | None = None) -> None:
@@ -23,6 +27,8 @@ def main(url: str = "http://127.0.0.1:7860/", image: str | None = None) -> None:
         image = os.path.join(tempfile.mkdtemp(), "astronaut.png")
         Image.fromarray(data.astronaut()).save(image)
     client = Client(url, verbose=False)
+    if "GATEWAY_OWNER_TOKEN" not in os.environ:
+        print(f"owner token (keep it private; set GATEWAY_OWNER_TOKEN={OWNER} to see these sessions again)")
 
     caps = client.predict(api_name="/capabilities")
     print("available:", [c["name"] for c in caps["capabilities"] if c["available"]])
