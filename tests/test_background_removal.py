@@ -147,7 +147,7 @@ def test_a_pet_close_up_is_cut_from_the_detected_animal(bg_settings):
 
     cat = photo("chelsea")
     result = make_registry(bg_settings).run(request(cat))
-    assert result.metadata["method"] == "animal_box" and result.metadata["face_count"] == 0
+    assert result.metadata["method"] == "subject_box" and result.metadata["face_count"] == 0
     assert "object detector" in result.message and "cat" in result.message
     alpha = np.asarray(result.images[0].image)[..., 3] > 127
     truth = outline_mask(cat.size, OUTLINES["chelsea"][1])
