@@ -256,6 +256,8 @@ def _detector_box(rgb):
 
 
 def _frame_only(rgb):
+    from models.vision import segment
+
     small, _scale = segment.work_image(rgb)
     hard = segment.tidy(segment.grabcut(small, segment.frame_labels(small.shape[:2])))
     return segment.soften(rgb, hard)

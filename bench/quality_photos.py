@@ -1,6 +1,6 @@
 """The real photos the benchmarks and the quality report use, all shipped inside installed packages (no
-download): scikit-image's `astronaut`, `coffee`, `chelsea`, `rocket` and `stereo_motorcycle`, matplotlib's
-Grace Hopper portrait and scikit-learn's `flower.jpg`; plus hand-outlined subjects for mask quality (IoU and
+download): scikit-image's `astronaut`, `coffee`, `chelsea`, `camera`, `rocket` and `stereo_motorcycle`,
+matplotlib's Grace Hopper portrait, scikit-learn's `flower.jpg` and gradio's `cheetah.jpg` and `tower.jpg`; plus hand-outlined subjects for mask quality (IoU and
 boundary F-measure), in the original photos' pixel coordinates, rough to a few pixels.
 """
 
@@ -42,6 +42,39 @@ OUTLINES["motorcycle"] = ("object", [[
     (340, 435), (325, 437), (320, 400), (290, 380), (250, 390), (200, 400), (150, 390), (125, 350), (120, 300),
     (130, 260), (110, 240), (95, 230)]])
 OUTLINES["flower"] = ("object", [_ellipse(307, 222, 139, 138)])
+# Traced on 4-8x enlargements with a 5-10 px grid: the running cheetah with its tail and legs (gradio's
+# `cheetah.jpg`), the cameraman with his camera and tripod (the gap between his legs is background), and the
+# Eiffel tower's silhouette with its lattice taken as solid (gradio's `tower.jpg`; the branches are background).
+OUTLINES["cheetah"] = ("animal", [[
+    (84, 139), (92, 136), (100, 140), (110, 145), (120, 151), (130, 156), (140, 159), (150, 161), (160, 162),
+    (170, 162), (180, 160), (190, 157), (198, 154), (205, 145), (212, 138), (222, 132), (235, 128), (250, 125),
+    (265, 125), (280, 128), (300, 131), (320, 132), (335, 128), (343, 125), (347, 119), (351, 116), (355, 120),
+    (363, 125), (370, 130), (374, 137), (377, 144), (376, 148), (371, 151), (366, 154), (360, 156), (353, 156),
+    (347, 153), (342, 158), (336, 165), (330, 172), (324, 180), (316, 187), (305, 190), (295, 190), (292, 197),
+    (292, 206), (289, 214), (295, 221), (305, 223), (307, 227), (300, 230), (286, 230), (274, 228), (262, 226),
+    (256, 222), (245, 221), (232, 221), (222, 223), (218, 224), (219, 219), (226, 216), (236, 214), (231, 210),
+    (228, 200), (229, 190), (231, 182), (222, 178), (210, 177), (200, 173), (192, 170), (182, 174), (172, 176),
+    (160, 175), (150, 171), (140, 168), (130, 165), (120, 160), (110, 155), (100, 149), (92, 145), (86, 143)]])
+OUTLINES["camera"] = ("person", [
+    [(0, 255), (5, 250), (13, 240), (25, 220), (37, 200), (50, 180), (62, 160), (75, 145), (90, 135), (105, 128),
+     (120, 122), (132, 115), (148, 105), (160, 100), (163, 95), (168, 85),
+     (178, 74), (190, 66), (205, 62), (220, 64), (235, 69), (248, 77), (258, 88), (265, 100), (268, 112),
+     (266, 124), (260, 132), (257, 138), (258, 142), (272, 140), (295, 139), (318, 138), (323, 141), (324, 152),
+     (320, 160), (322, 166), (330, 172), (333, 185), (330, 198), (322, 205), (307, 207), (305, 230), (303, 260),
+     (300, 285), (300, 310), (280, 313), (250, 312), (220, 305), (205, 300), (190, 330), (165, 360), (150, 380),
+     (148, 400), (147, 430), (148, 460), (148, 490), (149, 512), (137, 512), (132, 495), (125, 480), (115, 465),
+     (105, 455), (98, 446), (94, 470), (91, 512), (0, 512)],
+    [(287, 200), (298, 200), (298, 482), (289, 482)],  # the tripod's column
+    [(280, 315), (312, 315), (312, 340), (280, 340)],  # its head
+    [(281, 330), (289, 332), (243, 505), (235, 505)],  # left leg
+    [(303, 330), (311, 330), (405, 505), (397, 507)],  # right leg
+    [(305, 300), (337, 298), (338, 306), (306, 310)]])  # pan handle
+OUTLINES["tower"] = ("object", [[
+    (214, 58), (219, 75), (228, 82), (239, 88), (240, 100), (236, 112), (240, 150), (245, 200), (253, 250),
+    (265, 300), (280, 350), (293, 380), (300, 395), (315, 410), (330, 425), (330, 440), (322, 448), (325, 500),
+    (350, 540), (370, 585), (377, 600), (30, 600), (45, 565), (60, 530), (75, 500), (90, 475), (98, 450),
+    (100, 440), (97, 425), (105, 418), (122, 405), (133, 395), (145, 360), (160, 300), (172, 250), (180, 200),
+    (186, 150), (190, 112), (189, 100), (190, 88), (204, 80), (210, 70)]])
 
 # Parts of a photo, for "erase the cup": the espresso cup alone (rim, body and handle; not the saucer or the
 # spoon), and the saucer it stands on (the coffee outline's ellipse less the cup).
@@ -66,6 +99,14 @@ def photo(name: str, side: int | None = None):
         import sklearn.datasets
 
         image = Image.fromarray(sklearn.datasets.load_sample_image("flower.jpg"))
+    elif name in ("cheetah", "tower"):
+        import gradio
+
+        image = Image.open(Path(gradio.__file__).parent / "media_assets" / "images" / f"{name}.jpg").convert("RGB")
+    elif name == "camera":
+        from skimage import data
+
+        image = Image.fromarray(data.camera()).convert("RGB")
     elif name == "motorcycle":
         from skimage import data
 

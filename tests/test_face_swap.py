@@ -537,3 +537,31 @@ def test_the_blend_keeps_the_source_detail_and_takes_the_target_skin_and_light(g
     assert np.linalg.norm(warped_lab[1:] - target_lab[1:]) > 15  # the two skins really differ…
     assert np.linalg.norm(result_lab[1:] - target_lab[1:]) < 4  # …and the swapped face has the target's
     assert abs(result_lab[0] - target_lab[0]) < 4
+
+
+@pytest.mark.parametrize("direction", ["grace onto the astronaut", "the astronaut onto grace"])
+def test_the_swap_keeps_the_target_mouth_interior(grace, astronaut, dlib_faces, direction):
+    """The target's own teeth and mouth opening stay: the astronaut's smiling teeth pasted into Grace Hopper's
+    closed mouth showed through her lips, and Grace's closed lips pasted over the astronaut's smile hid hers."""
+    import cv2
+
+    from models.face_swap.landmark_swap import swap_face
+
+    source, target = np.asarray(grace), np.asarray(astronaut)
+    if direction.startswith("the astronaut"):
+        source, target = target, source
+    s_face, t_face = dlib_faces.detect(source)[0], dlib_faces.detect(target)[0]
+    result = swap_face(source, s_face, target, t_face)
+    mouth = np.zeros(target.shape[:2], np.uint8)
+    cv2.fillPoly(mouth, [np.round(t_face.points[60:68]).astype(np.int32)], 1)
+    mouth = cv2.erode(mouth, np.ones((3, 3), np.uint8)) > 0
+    if mouth.sum() < 20:  # a closed mouth: its lips' line, a few pixels around the inner-lip points
+        mouth = np.zeros(target.shape[:2], np.uint8)
+        cv2.polylines(mouth, [np.round(t_face.points[60:68]).astype(np.int32)], True, 1, 1)
+        mouth = mouth > 0
+    difference = np.abs(result[mouth].astype(int) - target[mouth].astype(int)).mean()
+    assert difference < 6, difference
+    hull = cv2.erode(cv2.fillConvexPoly(np.zeros(target.shape[:2], np.uint8),
+                                        cv2.convexHull(np.round(t_face.points).astype(np.int32)), 1),
+                     np.ones((25, 25), np.uint8)) > 0
+    assert np.abs(result[hull & ~mouth].astype(int) - target[hull & ~mouth].astype(int)).mean() > 8  # face swapped

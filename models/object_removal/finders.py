@@ -98,6 +98,7 @@ class OfflineFinder:
         """The detector's boxes of that class; the position (else the biggest) chooses one, a plural without a
         position takes all; each box becomes pixels by GrabCut with the other boxes as background."""
         from models.vision.detector import display_name, object_mask
+        from models.vision.extent import grow_beyond_box
 
         found = self.detector.detect(rgb, {label})
         if not found:
@@ -106,7 +107,8 @@ class OfflineFinder:
         chosen = list(range(len(found))) if several and not position else [_choose_box(boxes, rgb.shape[:2], position)]
         mask = np.zeros(rgb.shape[:2], bool)
         for index in chosen:
-            mask |= object_mask(rgb, boxes[index], [b for i, b in enumerate(boxes) if i not in chosen])
+            others = [b for i, b in enumerate(boxes) if i not in chosen]
+            mask |= grow_beyond_box(rgb, object_mask(rgb, boxes[index], others), boxes[index])
         if not mask.any():
             return None
         name = display_name(label)

@@ -16,6 +16,7 @@ from PIL import Image
 from core.errors import CapabilityUnavailable, Cancelled, GatewayError
 from models.contracts import (Backend, BackendStatus, CapabilityRequest, CapabilityResult, MISSING, missing_modules,
                               module_installed, READY)
+from models.style_transfer.faces import protect_faces
 from models.style_transfer import diffusion, engine, geometry, replies
 from models.style_transfer.catalogue import BY_KEY, DIFFUSION, FAST, FILTER, Style
 from models.style_transfer.planning import ASK, FROM_IMAGE, UNKNOWN, Plan, make_plan
@@ -85,7 +86,7 @@ class _StyleBackend(Backend):
         prepared = geometry.prepare(plan.content.image, self.max_side)
         _check(request, 0.1, f"painting in style {style.index}")
         painted = engine.stylize(handle, prepared.rgb, style.index, strength, plan.preserve_color)
-        out = geometry.restore(painted, prepared)
+        out = geometry.restore(protect_faces(painted, prepared.rgb), prepared)
         request.report(1.0, "done")
         closest = "" if plan.requested in style.label.lower() else f", the closest of the 26 built-in styles to “{plan.requested}”"
         message = note or f"Repainted it with built-in style {style.index}, {style.label}{closest}."

@@ -18,11 +18,20 @@ def _cv2():
     return cv2
 
 
+SKETCH_BLACK = 60  # the darkest grey the dodge sees
+SKETCH_SHADE = 0.35  # how much of the photo's broad tone shades the paper
+
+
 def pencil_sketch(rgb: Image.Image) -> Image.Image:
     cv2 = _cv2()
     gray = cv2.cvtColor(np.asarray(rgb), cv2.COLOR_RGB2GRAY)
-    sketch = _gamma(_dodge(gray, sigma=max(2.0, max(gray.shape) / 200)), 1.6)
-    return Image.fromarray(sketch).convert("RGB")
+    # Black pixels stay black under a colour dodge (0 / anything), so dark clothes and shadows came out as solid
+    # black blocks: lift the blacks first, then shade the paper lightly with the photo's broad tones instead.
+    lifted = (SKETCH_BLACK + gray.astype(np.float32) * (255 - SKETCH_BLACK) / 255).astype(np.uint8)
+    sketch = _gamma(_dodge(lifted, sigma=max(2.0, max(gray.shape) / 200)), 1.6).astype(np.float32)
+    tone = cv2.GaussianBlur(gray, (0, 0), max(2.0, max(gray.shape) / 60)).astype(np.float32) / 255
+    shaded = sketch * (1 - SKETCH_SHADE + SKETCH_SHADE * tone)
+    return Image.fromarray(np.clip(shaded, 0, 255).astype(np.uint8)).convert("RGB")
 
 
 def colour_pencil(rgb: Image.Image) -> Image.Image:

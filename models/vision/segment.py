@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from models.contracts import module_installed
+from models.vision.seeds import drop_edge_strips, extend_to_frame
 
 WORK_SIDE = 256  # GrabCut's working resolution (long side): 320 px / 5 iterations cost 3x for +0.01 IoU
 ITERATIONS = 3
@@ -47,21 +48,21 @@ def segment(rgb, subject: str | None = None) -> Segmentation:
         if subject == "person" and not faces:
             notes.append("I could not find a face, so I separated the main subject from its surroundings instead")
     small, scale = work_image(rgb)
-    animal = None if faces or subject == "person" else detect_animal(rgb)
+    boxed = None if faces or subject == "object" else detect_subject(rgb)
     if faces:
         labels = person_labels(small.shape[:2], [tuple(v * scale for v in box) for box in faces])
         hard = grabcut(small, labels)
         method = "face_prior"
-    elif animal is not None:
-        from models.vision.detector import object_mask
+    elif boxed is not None:
+        from models.vision.seeds import box_labels
 
-        hard = object_mask(rgb, animal.box)  # full size already (GrabCut ran on the box's crop)
-        method = "animal_box"
-        notes.append(f"the subject is the {animal.label} that YOLOv4-tiny found ({animal.score:.0%} sure)")
+        hard = grabcut(small, box_labels(small, [v * scale for v in boxed.box]))
+        method = "subject_box"
+        notes.append(f"the subject is the {boxed.label} that YOLOv4-tiny found ({boxed.score:.0%} sure)")
     else:
-        hard = grabcut(small, frame_labels(small.shape[:2]))
+        hard = extend_to_frame(grabcut(small, frame_labels(small.shape[:2])), FRAME_MARGIN)
         method = "frame"
-    hard = tidy(hard)
+    hard = tidy(drop_edge_strips(hard))
     if not hard.any():
         return Segmentation(hard.astype("float32"), method, faces, detector, notes)
     alpha = soften(rgb, hard)
@@ -69,21 +70,24 @@ def segment(rgb, subject: str | None = None) -> Segmentation:
 
 
 ANIMALS = {"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"}
-ANIMAL_SCORE_MIN = 0.3
+SUBJECTS = ANIMALS | {"person"}
+SUBJECT_SCORE_MIN = 0.3
 
 
-def detect_animal(rgb):
-    """The largest animal YOLOv4-tiny sees (models/vision/detector.py), or None (also when the
-    detector's wheel is not installed). Pet close-ups run off the frame, which the frame seed assumes they
-    do not (the `chelsea` cat: IoU 0.40 with the frame, 0.73 with the box); for people the face prior fits
-    better than a box, and for objects the box is the detected thing, not the subject (the cup without its
-    saucer), so only animals use it."""
+def detect_subject(rgb):
+    """The largest animal or person YOLOv4-tiny sees (models/vision/detector.py), or None (also when the
+    detector's wheel is not installed). Pet close-ups and people seen from the side run off the frame, which
+    the frame seed assumes they do not (the `chelsea` cat: IoU 0.40 with the frame, 0.87 with the box; the
+    cameraman in profile, whom dlib's frontal detector misses: 0.72 → see the bench); for people with a
+    frontal face the face prior fits better than a box, and for objects the box is the detected thing, not the
+    subject (the cup without its saucer; a loose box around a motorbike filling the frame), so only animals
+    and people use it."""
     from models.vision.detector import CocoDetector
 
     detector = _coco_detector(CocoDetector)
     if not detector.available():
         return None
-    found = detector.detect(rgb, ANIMALS, threshold=ANIMAL_SCORE_MIN)
+    found = detector.detect(rgb, SUBJECTS, threshold=SUBJECT_SCORE_MIN)
     return max(found, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1])) if found else None
 
 
