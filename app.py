@@ -109,7 +109,7 @@ def launch(settings: Settings, **kwargs):
         from ui.worker import launch_worker
 
         return launch_worker(settings, **kwargs)
-    from ui.layout import CSS
+    from ui.style import CSS
 
     settings, backup = prepare(settings)
     demo, handlers = build_app(settings)

@@ -33,6 +33,14 @@ def on_space(environ=None) -> bool:
     return bool(space_id(environ))
 
 
+def space_oauth(environ=None) -> bool:
+    """True on a Space whose README asks for `hf_oauth: true`: Spaces then set OAUTH_CLIENT_ID, and Gradio's
+    "Sign in with Hugging Face" uses the real OAuth flow only where SYSTEM=spaces (elsewhere it signs in as the
+    machine's own Hugging Face login)."""
+    env = _env(environ)
+    return on_space(environ) and env.get("SYSTEM") == "spaces" and bool(env.get("OAUTH_CLIENT_ID"))
+
+
 def on_zerogpu(environ=None) -> bool:
     """True on a ZeroGPU Space (GPU work must run inside `spaces.GPU` functions)."""
     return _env(environ).get("SPACES_ZERO_GPU", "").strip().lower() == "true"

@@ -16,8 +16,9 @@ import json
 import gradio as gr
 from gradio import processing_utils
 
+from core.errors import GatewayError
 from ui.api_inputs import InvalidFiles, api_files
-from ui.handlers import Handlers
+from ui.handlers import Handlers, internal_error
 
 
 def api_json_object(label: str) -> gr.JSON:
@@ -64,29 +65,14 @@ def data_url_images(label: str, description: str, single: bool = False, max_byte
     return component
 
 
-def api_endpoints(handlers: Handlers, limit: int, chat_queue: str) -> None:
-    """Named endpoints for scripts and MCP clients, on hidden components (files in and out as real files)."""
-    with gr.Column(visible=False):
-        message = gr.Textbox(label="message")
-        images = api_files("images", "multiple")
-        mask = api_files("mask", "single")
-        limit_bytes = handlers.settings.max_upload_bytes
-        agent_images = data_url_images("images", "Images to work on, in order, as data:image/png;base64 URLs.",
-                                       max_bytes=limit_bytes)
-        agent_mask = data_url_images("mask", "Optional mask as a data:image/png;base64 URL (white = erase), or null.",
-                                     single=True, max_bytes=limit_bytes)
-        session_id = gr.Textbox(label="session_id")
-        owner = gr.Textbox(label="owner")
-        context = api_json_object("context")
-        image_id = gr.Textbox(label="image_id")
-        response = gr.JSON(label="response")
-        files_out = gr.File(label="images", file_count="multiple")
-        first_image = gr.Image(label="image", type="filepath", format="png")
-        file_out = gr.File(label="image")
-        listing = gr.JSON(label="result")
-        triggers = [gr.Button(visible=False) for _ in range(7)]
+class Endpoints:
+    """The functions behind the named endpoints; Gradio reads each one's name (the MCP tool's name) and the
+    `Args:` of its docstring (the arguments' descriptions)."""
 
-    def chat_with_files(message, images, mask, session_id, owner, context, request: gr.Request,
+    def __init__(self, handlers: Handlers):
+        self.handlers = handlers
+
+    def chat_with_files(self, message, images, mask, session_id, owner, context, request: gr.Request,
                         progress=gr.Progress()):
         """Send one chat message and get the reply with all of its image files (for scripts; agents use `chat`).
 
@@ -101,14 +87,15 @@ def api_endpoints(handlers: Handlers, limit: int, chat_queue: str) -> None:
         Returns:
             The reply as JSON and the reply's image files.
         """
-        return handlers.api_chat(message, images, mask, session_id, owner, context, request=request,
-                                 progress=lambda f, d="": progress(f, desc=d or None))
+        return self.handlers.api_chat(message, images, mask, session_id, owner, context, request=request,
+                                      progress=lambda f, d="": progress(f, desc=d or None))
 
     # Hidden from the MCP tool list: Gradio hands an agent a reply with several outputs as one string, so agents
     # get `chat` below instead (the tool name is the function's name).
     chat_with_files._mcp_type = "script"
 
-    def chat(message, images=None, mask=None, session_id=None, owner=None, context=None, request: gr.Request = None):
+    def chat(self, message, images=None, mask=None, session_id=None, owner=None, context=None,
+             request: gr.Request = None):
         """Send one chat message to the AI image gateway and get its reply.
 
         Args:
@@ -119,99 +106,98 @@ def api_endpoints(handlers: Handlers, limit: int, chat_queue: str) -> None:
             owner: Your private owner token, a random string of 16 or more characters you keep; sessions belong to it. Not needed when the server asks for a login.
             context: Optional JSON object, e.g. {"force_intent": "upscale"} or {"consent": true}.
         """
-        out, files = handlers.api_chat(message, images, mask, session_id, owner, context, request=request)
+        out, files = self.handlers.api_chat(message, images, mask, session_id, owner, context, request=request)
         return out, (files[0] if files else None)
 
-    def list_sessions(owner=None, request: gr.Request = None):
+    def list_sessions(self, owner=None, request: gr.Request = None):
         """List the sessions (chats) of an owner, newest first.
 
         Args:
             owner: The owner token the sessions were created with (not needed when the server asks for a login).
-
-        Returns:
-            A JSON list of {session_id, title, created_at, updated_at, message_count}.
         """
-        return handlers.api_list_sessions(owner, request)
+        return self.handlers.api_list_sessions(owner, request)
 
-    def get_session(session_id, owner=None, request: gr.Request = None):
+    def get_session(self, session_id, owner=None, request: gr.Request = None):
         """Read one session's messages, with the id, size and recipe of every image.
 
         Args:
             session_id: The session to read.
             owner: The owner token it belongs to (not needed when the server asks for a login).
-
-        Returns:
-            JSON {session_id, messages: [{message_id, role, content, created_at, metadata, images}]}, or an error.
         """
-        return handlers.api_get_session(session_id, owner, request)
+        return self.handlers.api_get_session(session_id, owner, request)
 
-    def delete_session(session_id, owner=None, request: gr.Request = None):
+    def delete_session(self, session_id, owner=None, request: gr.Request = None):
         """Delete a session with its messages and the images no other session uses.
 
         Args:
             session_id: The session to delete.
             owner: The owner token it belongs to (not needed when the server asks for a login).
-
-        Returns:
-            JSON {deleted: true|false}.
         """
-        return handlers.api_delete_session(session_id, owner, request)
+        return self.handlers.api_delete_session(session_id, owner, request)
 
-    def get_image(image_id, owner=None, request: gr.Request = None):
+    def get_image(self, image_id, owner=None, request: gr.Request = None):
         """Download a stored image by its id (the sha256 in a reply's data.images).
 
         Args:
             image_id: The image id.
             owner: The owner token of a session that holds the image (not needed when the server asks for a login).
-
-        Returns:
-            The image file (PNG).
         """
-        from core.errors import GatewayError
-
         try:
-            return handlers.api_get_image(image_id, owner, request)
+            return self.handlers.api_get_image(image_id, owner, request)
         except GatewayError as exc:
             raise gr.Error(f"{exc.code}: {exc.message}") from None
         except Exception:  # noqa: BLE001 - a coded message, never a traceback
-            from ui.handlers import _internal_error
+            raise gr.Error(f"gateway_error: {internal_error('get_image').message}") from None
 
-            raise gr.Error(f"gateway_error: {_internal_error('get_image').message}") from None
-
-    def capabilities():
+    def capabilities(self):
         """What this server can do: every capability, its backends, whether each can run here and why not, and
-        their licences.
+        their licences."""
+        return self.handlers.api_capabilities()
 
-        Returns:
-            JSON {capabilities: [{name, description, available, backends: [{name, status, reason, fix, licence}],
-            examples}], router: {...}}.
-        """
-        return handlers.api_capabilities()
 
-    triggers[0].click(chat_with_files, [message, images, mask, session_id, owner, context], [response, files_out],
+def api_endpoints(handlers: Handlers, limit: int, chat_queue: str) -> None:
+    """Named endpoints for scripts and MCP clients, on hidden components (files in and out as real files)."""
+    limit_bytes = handlers.settings.max_upload_bytes
+    with gr.Column(visible=False):
+        message, session_id, owner = gr.Textbox(label="message"), gr.Textbox(label="session_id"), gr.Textbox(label="owner")
+        images, mask = api_files("images", "multiple"), api_files("mask", "single")
+        agent_images = data_url_images("images", "Images to work on, in order, as data:image/png;base64 URLs.",
+                                       max_bytes=limit_bytes)
+        agent_mask = data_url_images("mask", "Optional mask as a data:image/png;base64 URL (white = erase), or null.",
+                                     single=True, max_bytes=limit_bytes)
+        context, image_id = api_json_object("context"), gr.Textbox(label="image_id")
+        response, listing = gr.JSON(label="response"), gr.JSON(label="result")
+        files_out, file_out = gr.File(label="images", file_count="multiple"), gr.File(label="image")
+        first_image = gr.Image(label="image", type="filepath", format="png")
+        triggers = [gr.Button(visible=False) for _ in range(7)]
+    api = Endpoints(handlers)
+    triggers[0].click(api.chat_with_files, [message, images, mask, session_id, owner, context], [response, files_out],
                       api_name="chat", concurrency_id=chat_queue, concurrency_limit=limit)
     # The agents' tools are not queued: Gradio's MCP bridge then calls them in-process with the agent's own
     # request (the auth gate's login included) and returns each output on its own (the image as an image). Model
     # runs still wait for a model slot inside the executor.
     agent = dict(queue=False)
-    triggers[6].click(chat, [message, agent_images, agent_mask, session_id, owner, context], [response, first_image],
+    triggers[6].click(api.chat, [message, agent_images, agent_mask, session_id, owner, context], [response, first_image],
                       api_name="chat_for_agents", api_description=CHAT_DESCRIPTION, **agent)
-    triggers[1].click(list_sessions, [owner], listing, api_name="list_sessions",
-                      api_description="List the sessions (chats) of an owner, newest first: a JSON list of "
-                                      "{session_id, title, created_at, updated_at, message_count}.", **agent)
-    triggers[2].click(get_session, [session_id, owner], listing, api_name="get_session",
-                      api_description="Read one session's messages as JSON {session_id, messages: [{message_id, role, "
-                                      "content, created_at, metadata, images}]}, each image with its id, size and "
-                                      "recipe.", **agent)
-    triggers[3].click(delete_session, [session_id, owner], listing, api_name="delete_session",
-                      api_description="Delete a session with its messages and the images no other session uses; "
-                                      "answers JSON {deleted: true|false}.", **agent)
-    triggers[4].click(get_image, [image_id, owner], file_out, api_name="get_image",
-                      api_description="Download a stored image (PNG) by its id, the sha256 in a reply's data.images.",
-                      **agent)
-    triggers[5].click(capabilities, None, listing, api_name="capabilities",
-                      api_description="What this server can do as JSON: every capability, its backends, whether "
-                                      "each can run here and why not, and their licences.", **agent)
+    for trigger, fn, inputs, output in ((triggers[1], api.list_sessions, [owner], listing),
+                                        (triggers[2], api.get_session, [session_id, owner], listing),
+                                        (triggers[3], api.delete_session, [session_id, owner], listing),
+                                        (triggers[4], api.get_image, [image_id, owner], file_out),
+                                        (triggers[5], api.capabilities, None, listing)):
+        trigger.click(fn, inputs, output, api_name=fn.__name__, api_description=DESCRIPTIONS[fn.__name__], **agent)
+
+
+DESCRIPTIONS = {
+    "list_sessions": "List the sessions (chats) of an owner, newest first: a JSON list of {session_id, title, "
+                     "created_at, updated_at, message_count}.",
+    "get_session": "Read one session's messages as JSON {session_id, messages: [{message_id, role, content, "
+                   "created_at, metadata, images}]}, each image with its id, size and recipe.",
+    "delete_session": "Delete a session with its messages and the images no other session uses; answers JSON "
+                      "{deleted: true|false}.",
+    "get_image": "Download a stored image (PNG) by its id, the sha256 in a reply's data.images.",
+    "capabilities": "What this server can do as JSON: every capability, its backends, whether each can run here "
+                    "and why not, and their licences.",
+}
 
 
 CHAT_DESCRIPTION = (

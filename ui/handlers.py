@@ -172,7 +172,7 @@ class Handlers:
                 img.pop("path", None)  # server paths stay on the server; the files come as the second output
             return out, [self.exportable(img.path, owner_id) for img in response.images]
         except Exception:  # noqa: BLE001 - a coded reply, never a traceback, reaches the caller
-            return _api_reply(_internal_error("chat")), []
+            return _api_reply(internal_error("chat")), []
 
     def api_list_sessions(self, owner, request=None):
         def run():
@@ -261,7 +261,7 @@ def _api_reply(exc: GatewayError) -> dict:
                     suggestions=list(exc.suggestions)).to_dict()
 
 
-def _internal_error(endpoint: str) -> GatewayError:
+def internal_error(endpoint: str) -> GatewayError:
     error_id = uuid.uuid4().hex[:12]
     log.exception("error %s in the %s endpoint", error_id, endpoint)
     error = GatewayError(f"Something went wrong on our side (error id {error_id}); please try again.")
@@ -275,7 +275,7 @@ def _guarded(endpoint: str, run):
     except GatewayError as exc:
         return _api_error(exc)
     except Exception:  # noqa: BLE001 - a coded reply, never a traceback, reaches the caller
-        return _api_error(_internal_error(endpoint))
+        return _api_error(internal_error(endpoint))
 
 
 def _files(value, field: str) -> list:

@@ -1,6 +1,6 @@
 """The browser's chat, live: send (echo at once), run (progress in the reply bubble), stop, follow, and the brush.
 
-`LiveChat` sits between the Gradio events (ui/layout.py) and the pipeline: it registers a message on the
+`LiveChat` sits between the Gradio events (ui/events.py) and the pipeline: it registers a message on the
 `RunBoard` and renders the chat from the store plus the runs in flight, so every tab that shows a chat — the
 one that sent the message, another tab, the same tab after a reload — draws the same thing. Everything the
 browser sends is treated as untrusted: the state is reduced to known shapes (ui/browser_inputs.py), files must
