@@ -21,7 +21,7 @@ _STRONG = re.compile(
     r"once (?:that'?s|that is|this is|it'?s|it is|you'?re|you are) (?:done|finished|ready|over)|"
     r"once (?:done|finished|complete)|when (?:that'?s|it'?s|that is|it is|you'?re|you are) (?:done|finished|ready)|"
     r"when done|and finally|finally|to finish(?: (?:off|up|it off))?|to wrap (?:it )?up|as a final step|"
-    r"followed by|next|subsequently|lastly|last of all|second(?:ly)?|third(?:ly)?|and second(?:ly)?)\b,?\s*|"
+    r"followed by|next(?!\s+(?:to|one|door|week|day|time|level|page)\b)|subsequently|lastly|last of all)\b,?\s*|[,;]\s*(?:and\s+)?(?:second|third)(?:ly)?\b,?\s*|"
     # "upscale it, but first remove the bg": the cut keeps "first …", which `_reorder` moves to the front
     r",?\s*\bbut\s+(?=(?:first|before (?:that|this|doing that|(?:you|u) do(?: that| it| so)?|anything else)|beforehand)\b)|"
     # es / pt / it / fr / de: "y luego", "y después", "e depois", "e poi", "puis", "ensuite", "dann", "danach"
@@ -37,8 +37,8 @@ _WEAK = re.compile(r"\s*(?:,\s*(?:and\s+|also\s+|plus\s+|but\s+)?|\s(?:and(?: al
 _BARE_OPERATION = re.compile(r"^(?:black\s*(?:and|&|n)\s*white|b\s*[&/]\s*w|gr[ae]y\s*-?\s*scale|monochrome|sepia|"
                              r"upscal\w*(?: (?:to |by )?\d+x?)?|\d+x(?: upscale)?|(?:a |an )?\w+ (?:style|look|filter))$", re.I)
 # "1. remove the background 2. upscale 4x": a numbered list (only when the message opens with its first number).
-_NUMBERED = re.compile(r"^\s*\(?1[.)]\s")
-_NUMBER_MARK = re.compile(r"(?:^|\s)\(?\d{1,2}[.)]\s+")
+_NUMBERED = re.compile(r"^\s*(?:\(?1[.)]|step (?:1|one)\s*[:.)-]?)\s", re.I)
+_NUMBER_MARK = re.compile(r"(?:^|\s)(?:\(?\d{1,2}[.)]|step (?:\d{1,2}|one|two|three|four)\s*[:.)-]?)\s+", re.I)
 
 # Words before a command that do not change it ("please", "could you", "and then", "start by").
 _POLITE = (r"(?:(?:please|pls|plz|also|then|now|maybe|could you|can you|would you|can u|could u|and|just|lastly|"
@@ -52,15 +52,16 @@ _VERBS = (
     "add", "apply", "make", "turn", "convert", "change", "stylize", "stylise", "restyle", "give", "put", "place",
     "swap", "replace", "switch", "generate", "create", "draw", "illustrate", "fix", "restore", "colorize",
     "colourize", "saturate", "desaturate", "transform", "adjust", "straighten", "invert", "isolate", "extract",
-    "upsize", "super-resolve", "improve", "blow up", "bring", "redo", "regenerate", "get", "take", "pull", "knock",
+    "upsize", "super-resolve", "improve", "blow up", "bring", "redo", "regenerate", "pull", "knock",
     "punch", "crank", "pump", "push", "dial", "kill", "nuke", "zap", "clear", "retouch", "denoise", "soften",
-    "imagine", "produce", "depict", "visualize", "visualise", "show", "edit", "recolor", "recolour", "remake",
+    "imagine", "produce", "depict", "visualize", "visualise", "edit", "recolor", "recolour", "remake",
 )
 # Words that are verbs in a command but also open descriptions ("warm light", "cool tones", "painted sky"):
 # a command only when what they act on follows.
 _AMBIGUOUS_VERBS = ("warm", "cool", "tone", "double", "triple", "quadruple", "scale", "zoom", "mask", "set",
                     "drop", "save", "export", "design", "sketch", "paint", "render", "style", "cut", "crop",
-                    "strip", "mirror", "blur", "lower", "light", "frame", "trim", "clean")
+                    "strip", "mirror", "blur", "lower", "light", "frame", "trim", "clean", "grayscale", "greyscale",
+                    "monochrome", "sepia", "pixelate", "cartoonify", "toonify")
 _OBJECT_FOLLOWS = (r"(?=\s+(?:it|its|this|that|these|those|them|him|her|the|a|an|my|our|your|me|us|everything|"
                    r"all|up|out|off|away|down|to|into|by|in|as|\d+\w*)\b|\s*$|\s*[,.!?])")
 
@@ -69,7 +70,9 @@ def _alternatives(words) -> str:
     return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
 
 
-_COMMAND_START = re.compile(rf"^{_POLITE}(?:(?:{_alternatives(_VERBS)})\b|(?:{_alternatives(_AMBIGUOUS_VERBS)})"
+_COMMAND_START = re.compile(rf"^{_POLITE}(?:(?:{_alternatives(_VERBS)})\b|(?:take|get|pull|knock)\s+(?:the|its|this|that|"
+                            rf"those|these|all the|every)\s+(?:[\w-]+\s+){{0,2}}?(?:away|out|off|removed|gone)\b|"
+                            rf"(?:{_alternatives(_AMBIGUOUS_VERBS)})"
                             rf"\b{_OBJECT_FOLLOWS}|(?<=by )\w+ing\b)", re.I)
 # Phrases whose "and" is not a connector.
 _PROTECTED = re.compile(r"\b(?:black\s*(?:and|&|n)\s*white|salt and pepper|rock and roll|pen and ink|"
@@ -236,7 +239,7 @@ def _reorder(clauses: list[str]) -> list[str]:
     """A later clause that says it comes first ("…, but first crop it", "…, but crop it first") moves to the front."""
     for index in range(1, len(clauses)):
         ahead = _FIRST_AFTER.match(clauses[index])
-        if _FIRST.match(clauses[index]) or (ahead and _COMMAND_START.search(ahead.group("rest"))):
+        if _first_said(clauses[index]):
             if _FIRST.match(clauses[0]):
                 break
             moved = clauses.pop(index)
@@ -277,6 +280,8 @@ def _split(text: str) -> list[str]:
             if _BARE_OPERATION.match(_restore(_next_clause(piece), table)) and _COMMAND_START.search(current) and _is_command(current):
                 clauses.append(current)
                 start = match.end()
+            elif _BUT.match(part[match.start():match.end()]) and not _first_said(_next_clause(piece)):
+                continue  # "paint a sunset but make the sky purple": a "but" only orders ("…, but crop it first")
             elif _COMMAND_START.search(piece) and _is_command(current) and (
                     _COMMAND_START.search(current) or (start == 0 and _DESCRIPTION.search(current)
                                                        and not _PRONOUN_ONLY.search(_next_clause(piece)))):
@@ -296,6 +301,14 @@ def request_part(text: str) -> str | None:
         if _COMMAND_START.search(pieces[index]):
             return ", ".join(pieces[index:])
     return None
+
+
+_BUT = re.compile(r"^[\s,]*but\b", re.I)
+
+
+def _first_said(clause: str) -> bool:
+    ahead = _FIRST_AFTER.match(clause)
+    return bool(_FIRST.match(clause) or (ahead and _COMMAND_START.search(ahead.group("rest"))))
 
 
 def _next_clause(text: str) -> str:

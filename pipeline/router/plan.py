@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from core.vocabulary import BACKGROUND_REMOVAL, CHAT, HUMAN_NAMES, IMAGE_EDIT, UPSCALE
+from core.vocabulary import BACKGROUND_REMOVAL, CHAT, HUMAN_NAMES, IMAGE_EDIT, STYLE_TRANSFER, UPSCALE
 from pipeline.classify import ClassifyContext, Intent
 from pipeline.router.clauses import request_part, split_clauses
 
@@ -53,6 +53,10 @@ _GRAYSCALE = re.compile(r"\b(?:black\s*(?:and|&|n|-n-|-and-)\s*white|b\s*[&/]\s*
 # A clause that gives an order: a fragment such as "watercolor" or "soft light" is not one.
 _ORDER = re.compile(r"^(?:(?:please|pls|and|also|then|now|just|could you|can you|would you)\s+)*[a-z]+(?:\s+\w+)?\s+"
                     r"(?:it|this|that|them|the|a|an|my|to|into|by|up|out|off|away|\d)", re.I)
+
+
+# A style asked for by what it looks like, even one the catalogue does not know ("like a postcard from the 60s").
+_STYLE_NAMED = re.compile(r"\b(?:like|into|as an?|style|styled|in the manner of|aesthetic|filter)\b", re.I)
 
 
 def is_background_only(clause: str) -> bool:
@@ -144,6 +148,9 @@ def _not_a_step_of_its_own(intent: Intent, clause: str, previous: Step) -> bool:
         return True
     if intent.name == previous.intent.name:
         return intent.name != IMAGE_EDIT
+    if intent.name == STYLE_TRANSFER and not any(intent.params.get(k) for k in ("style", "style_key", "style_name")) \
+            and not _STYLE_NAMED.search(clause):
+        return True  # "…, make it look natural": no style named, a wish about the step before
     return intent.ambiguous and not _ORDER.search(clause)
 
 
