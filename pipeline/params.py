@@ -71,7 +71,7 @@ _ROTATE_NUMBER = re.compile(r"\b(?:rotat\w*|turn|spin)\b(?:\s+(?:it|this|that|th
                             r"\s*(?:by|to)?\s*(-?\d{1,3})\b")
 
 _OPERATIONS: tuple[tuple[str, re.Pattern], ...] = (
-    ("grayscale", re.compile(r"\b(?:black\s*(?:and|&|n)\s*white|b\s*[&/]\s*w|gr[ae]y\s*-?\s*scale|monochrome|"
+    ("grayscale", re.compile(r"\b(?:black\s*-?\s*(?:and|&|n)\s*-?\s*white|b\s*[&/]\s*w|gr[ae]y\s*-?\s*scale|monochrome|"
                              r"remove (?:the |all )?colou?rs?|no colou?rs?|colou?rless|"
                              r"desaturate (?:it )?(?:completely|fully))\b")),
     ("rotate", re.compile(r"\b(?:rotat\w*|roate|spin it|turn (?:it|this|that|the \w+)\s*(?:\d|upside|sideways|left|right|"
