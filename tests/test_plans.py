@@ -218,6 +218,27 @@ def test_an_edit_then_a_background_removal_on_a_photo(pipe, astronaut):
     assert alpha.min() == 0 and alpha.max() == 255  # a real cut-out: some pixels gone, some kept
 
 
+@pytest.mark.parametrize("text", ["remove the background and then make it black and white",
+                                  "remove the background, then make it black and white"])
+def test_a_cut_out_then_black_and_white_stores_a_grey_cut_out(pipe, astronaut, text):
+    reply = send(pipe, text, images=[png(astronaut)])
+    assert [(s["intent"], s["status"]) for s in reply.metadata["plan"]] == [("background_removal", "done"),
+                                                                           ("image_edit", "done")], reply.message
+    cutout, grey = reply.images
+    stored = pipe.store.history(reply.session_id, ALICE)[-1]
+    assert [img.id for img in stored.images] == [cutout.id, grey.id]
+    assert recipe_from_png(grey.path)["parent_ids"] == [cutout.id]
+    pixels = np.asarray(Image.open(grey.path))
+    assert pixels.shape[2] == 4, "the grey image keeps the cut-out's transparency"
+    alpha, rgb = pixels[..., 3], pixels[..., :3].astype(int)
+    assert alpha.min() == 0 and alpha.max() == 255
+    assert np.array_equal(alpha, np.asarray(Image.open(cutout.path))[..., 3])
+    kept = alpha > 0
+    assert np.abs(rgb[..., 0] - rgb[..., 2])[kept].max() <= 1  # grey where the subject is
+    colour = np.asarray(Image.open(cutout.path).convert("RGB")).astype(int)
+    assert np.abs(colour[..., 0] - colour[..., 2])[kept].max() > 30  # the first step was still in colour
+
+
 @pytest.mark.slow
 def test_generate_then_upscale_runs_two_visible_steps(settings, tmp_path):
     pytest.importorskip("diffusers")
