@@ -105,8 +105,11 @@ class LiveChat:
         return any(not r.cancel.is_set() for r in self.board.in_flight(owner, chat))
 
     def _ui_chips(self, row) -> list[dict]:
-        """"Erase by painting" under the last reply that has an image: opens the brush on that image."""
+        """"Erase by painting" under the last reply that has an image: opens the brush on that image — unless the
+        reply's own chips already hold the brush chip ("Paint it instead", see pipeline/suggest.py rule 7)."""
         if not row.images or "object_removal" not in self.handlers.registry.available_names():
+            return []
+        if any((chip.get("context") or {}).get("ui") == "brush" for chip in (row.metadata or {}).get("chips") or []):
             return []
         image = next((i for i in row.images if (i.recipe or {}).get("output") != "mask"), row.images[0])
         return [{"label": "Erase by painting", "value": chip_value("", {"ui": "brush", "image_id": image.id})}]
