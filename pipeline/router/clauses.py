@@ -185,7 +185,7 @@ _LEADING_FRAMES = ((_LEADING_BEFORE, False, True), (_LEADING_AFTER, True, True),
                    (_LEADING_BEFORE_OTHER, False, False), (_LEADING_AFTER_OTHER, True, False))
 _TRAILING_FRAMES = ((_TRAILING_AFTER, True, True), (_TRAILING_BEFORE, False, True))
 # An infinitive after "antes de", "avant de", "prima di", "después de"; a verb ending before 前に.
-_OTHER_VERB = re.compile(r"^\w+(?:ar|er|ir|re|are|ere|ire)(?:la|lo|le|las|los|les|li|l[ao]s?|e|a|o)?\b"
+_OTHER_VERB = re.compile(r"^(?:l'|l’|la |le |les |lo |gli |me |te |se |s')?\w+(?:ar|er|ir|re|are|ere|ire)(?:la|lo|le|las|los|les|li|l[ao]s?|e|a|o)?\b"
                          r"|^(?:avoir|aver(?:e)?|du)\b|[るすくぐむぶつう]$|[\u4e00-\u9fff]", re.I)
 
 
