@@ -21,9 +21,11 @@ _STRONG = re.compile(
     r"once (?:that'?s|that is|this is|it'?s|it is|you'?re|you are) (?:done|finished|ready|over)|"
     r"once (?:done|finished|complete)|when (?:that'?s|it'?s|that is|it is|you'?re|you are) (?:done|finished|ready)|"
     r"when done|and finally|finally|to finish(?: (?:off|up|it off))?|to wrap (?:it )?up|as a final step|"
-    r"followed by|next(?!\s+(?:to|one|door|week|day|time|level|page)\b)|subsequently|lastly|last of all)\b,?\s*|[,;]\s*(?:and\s+)?(?:second|third)(?:ly)?\b,?\s*|"
+    r"followed by|next(?!\s+(?:to|one|door|week|day|time|level|page)\b)|subsequently|lastly|last of all)\b,?\s*|"
+    r"[,;]\s*(?:and\s+)?(?:second|third)(?:ly)?\b,?\s*|"
     # "upscale it, but first remove the bg": the cut keeps "first …", which `_reorder` moves to the front
-    r",?\s*\bbut\s+(?=(?:first|before (?:that|this|doing that|(?:you|u) do(?: that| it| so)?|anything else)|beforehand)\b)|"
+    r",?\s*\bbut\s+(?=(?:first|before (?:that|this|doing that|(?:you|u) do(?: that| it| so)?|anything else)|"
+    r"beforehand)\b)|"
     # es / pt / it / fr / de: "y luego", "y después", "e depois", "e poi", "puis", "ensuite", "dann", "danach"
     r",?\s*(?:y|e|et|und)?\s*(?:luego|despu[eé]s|depois|em seguida|poi|dopo|quindi|successivamente|puis|ensuite|"
     r"apr[eè]s [cç]a|dann|danach|anschlie[sß]end|au final|y finalmente|e infine|e por fim|et enfin|und zuletzt)\b,?\s*|"
@@ -35,7 +37,8 @@ _WEAK = re.compile(r"\s*(?:,\s*(?:and\s+|also\s+|plus\s+|but\s+)?|\s(?:and(?: al
                    r"\s*\+\s*)\s*", re.I)
 # A capability named without a verb after a command ("remove background + black and white").
 _BARE_OPERATION = re.compile(r"^(?:black\s*(?:and|&|n)\s*white|b\s*[&/]\s*w|gr[ae]y\s*-?\s*scale|monochrome|sepia|"
-                             r"upscal\w*(?: (?:to |by )?\d+x?)?|\d+x(?: upscale)?|(?:a |an )?\w+ (?:style|look|filter))$", re.I)
+                             r"upscal\w*(?: (?:to |by )?\d+x?)?|\d+x(?: upscale)?|(?:a |an )?\w+ (?:style|look|filter))$",
+                             re.I)
 # "1. remove the background 2. upscale 4x": a numbered list (only when the message opens with its first number).
 _NUMBERED = re.compile(r"^\s*(?:\(?1[.)]|step (?:1|one)\s*[:.)-]?)\s", re.I)
 _NUMBER_MARK = re.compile(r"(?:^|\s)(?:\(?\d{1,2}[.)]|step (?:\d{1,2}|one|two|three|four)\s*[:.)-]?)\s+", re.I)
@@ -70,8 +73,9 @@ def _alternatives(words) -> str:
     return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
 
 
-_COMMAND_START = re.compile(rf"^{_POLITE}(?:(?:{_alternatives(_VERBS)})\b|(?:take|get|pull|knock)\s+(?:the|its|this|that|"
-                            rf"those|these|all the|every)\s+(?:[\w-]+\s+){{0,2}}?(?:away|out|off|removed|gone)\b|"
+_COMMAND_START = re.compile(rf"^{_POLITE}(?:(?:{_alternatives(_VERBS)})\b|(?:take|get|pull|knock)\s+"
+                            rf"(?:the|its|this|that|those|these|all the|every)\s+(?:[\w-]+\s+){{0,2}}?"
+                            rf"(?:away|out|off|removed|gone)\b|"
                             rf"(?:{_alternatives(_AMBIGUOUS_VERBS)})"
                             rf"\b{_OBJECT_FOLLOWS}|(?<=by )\w+ing\b)", re.I)
 # Phrases whose "and" is not a connector.
@@ -88,8 +92,9 @@ _DESCRIPTION = re.compile(r"^(?:(?:a|an|some|one|two|three|four|\d+)\s+|(?:photo
                           r"illustration|drawing|render|sketch)s?\s+of\b)", re.I)
 
 # A later clause that says it comes first ("…, but first crop it", "upscale it. Before that, flip it").
-_FIRST = re.compile(r"^(?:but\s+)?(?:first(?:ly)?(?: of all)?|to (?:start|begin)(?: with)?|before (?:that|this|(?:you|u) do(?: that| it| so)?|"
-                    r"doing that|anything else)|beforehand|primero|antes|d'abord|avant (?:ça|cela)|prima|zuerst|vorher|"
+_FIRST = re.compile(r"^(?:but\s+)?(?:first(?:ly)?(?: of all)?|to (?:start|begin)(?: with)?|before (?:that|this|"
+                    r"(?:you|u) do(?: that| it| so)?|doing that|anything else)|beforehand|"
+                    r"primero|antes|d'abord|avant (?:ça|cela)|prima|zuerst|vorher|"
                     r"まず|先に|先)\b[\s,、，]*", re.I)
 
 # The subordinate clause of an ordering frame: what to do, or what should be done ("you've removed the bg").
@@ -97,14 +102,16 @@ _DONE = (r"(?:(?:you(?:'ve| have| are done| finish(?:ed)?)?|u|we(?:'ve)?|i(?:'ve
          r"(?:with\s+)?")
 _SUBORDINATE = r"(?P<sub>[^,;]+?)"
 _LEADING_BEFORE = re.compile(rf"^(?:but\s+)?(?:before|prior to)\s+{_DONE}{_SUBORDINATE}\s*[,;]\s*(?P<main>.+)$", re.I)
-_LEADING_AFTER = re.compile(rf"^(?:after|once|when|as soon as|with)\s+{_DONE}{_SUBORDINATE}\s*[,;]\s*(?P<main>.+)$", re.I)
+_LEADING_AFTER = re.compile(rf"^(?:after|once|when|as soon as|with)\s+{_DONE}{_SUBORDINATE}\s*[,;]\s*(?P<main>.+)$",
+                            re.I)
 _TRAILING_AFTER = re.compile(rf"^(?P<main>.+?)\s*[,;]?\s+(?:but\s+)?(?:only\s+)?(?:after|once|when)\s+{_DONE}"
                              rf"(?P<sub>.+)$", re.I)
 _TRAILING_BEFORE = re.compile(rf"^(?P<main>.+?)\s*[,;]?\s+before\s+{_DONE}(?P<sub>.+)$", re.I)
 # The same frames in the other languages ("antes de ampliarla, borra…", "nachdem du …, …", "…する前に、…").
 _LEADING_BEFORE_OTHER = re.compile(
     r"^(?:antes de|avant d[e']|prima di|bevor(?: du)?|vor dem)\s*(?P<sub>[^,，、;]+?)\s*[,，、;]\s*(?P<main>.+)$"
-    r"|^(?P<sub2>[^、，,]+?[るすくぐむぶつう])前に[、，,]?\s*(?P<main2>.+)$|^在?(?P<sub3>[^，,]+?)之前[，,]?\s*先(?P<main3>.+)$",
+    r"|^(?P<sub2>[^、，,]+?[るすくぐむぶつう])前に[、，,]?\s*(?P<main2>.+)$"
+    r"|^在?(?P<sub3>[^，,]+?)之前[，,]?\s*先(?P<main3>.+)$",
     re.I)
 _LEADING_AFTER_OTHER = re.compile(
     r"^(?:despu[eé]s de|depois de|apr[eè]s avoir|apr[eè]s|dopo aver(?:e)?|nachdem(?: du)?|una vez que|uma vez que)\s*"
@@ -113,8 +120,8 @@ _LEADING_AFTER_OTHER = re.compile(
 _POINTER = re.compile(r"^(?:(?:and|but|please|pls|just)\s+)*(?:do|run|apply)\s+(?:that|it|this|so)(?:\s+(?:one|step))?"
                       r"\s*$", re.I)
 # "the logo is erased", "the background is gone": a state that stands for the command that makes it so.
-_STATE = re.compile(r"^(?P<thing>(?:the|its|it'?s|my|that|this|those|these)\b.*?)\s+(?:(?:is|are|has been|have been|'s|gets|get)\s+)?"
-                    r"(?P<state>\w+)(?:\s+(?:out|off|away))?\s*$", re.I)
+_STATE = re.compile(r"^(?P<thing>(?:the|its|it'?s|my|that|this|those|these)\b.*?)\s+"
+                    r"(?:(?:is|are|has been|have been|'s|gets|get)\s+)?(?P<state>\w+)(?:\s+(?:out|off|away))?\s*$", re.I)
 _STATE_VERBS = {"gone": "remove", "removed": "remove", "erased": "erase", "deleted": "delete", "out": "remove",
                 "off": "remove", "cleaned": "clean up", "cropped": "crop", "upscaled": "upscale", "rotated": "rotate",
                 "flipped": "flip", "sharpened": "sharpen", "blurred": "blur", "brightened": "brighten",
@@ -142,8 +149,8 @@ def split_clauses(text: str) -> list[str]:
     return [_start_by(c) for c in _ordered(" ".join((text or "").split())) if c]
 
 
-_START_BY = re.compile(r"^(?:(?:please|pls|and|then|first|firstly)[\s,]+)*(?:start|begin)(?:ning)? (?:off )?by\s+(?=\w+ing\b)",
-                       re.I)
+_START_BY = re.compile(r"^(?:(?:please|pls|and|then|first|firstly)[\s,]+)*(?:start|begin)(?:ning)? (?:off )?by\s+"
+                       r"(?=\w+ing\b)", re.I)
 
 
 def _start_by(clause: str) -> str:
@@ -153,7 +160,8 @@ def _start_by(clause: str) -> str:
 
 
 def _wishes(text: str) -> str:
-    """"I'd like the background removed and the photo turned grey" → "remove the background and turn the photo grey"."""
+    """"I'd like the background removed and the photo turned grey" → "remove the background and turn the photo
+    grey"."""
     wish = _WISH.match(text)
     if wish is None:
         return text
@@ -185,8 +193,9 @@ _LEADING_FRAMES = ((_LEADING_BEFORE, False, True), (_LEADING_AFTER, True, True),
                    (_LEADING_BEFORE_OTHER, False, False), (_LEADING_AFTER_OTHER, True, False))
 _TRAILING_FRAMES = ((_TRAILING_AFTER, True, True), (_TRAILING_BEFORE, False, True))
 # An infinitive after "antes de", "avant de", "prima di", "después de"; a verb ending before 前に.
-_OTHER_VERB = re.compile(r"^(?:l'|l’|la |le |les |lo |gli |me |te |se |s')?\w+(?:ar|er|ir|re|are|ere|ire)(?:la|lo|le|las|los|les|li|l[ao]s?|e|a|o)?\b"
-                         r"|^(?:avoir|aver(?:e)?|du)\b|[るすくぐむぶつう]$|[\u4e00-\u9fff]", re.I)
+_OTHER_VERB = re.compile(r"^(?:l'|l’|la |le |les |lo |gli |me |te |se |s')?\w+(?:ar|er|ir|re|are|ere|ire)"
+                         r"(?:la|lo|le|las|los|les|li|l[ao]s?|e|a|o)?\b|^(?:avoir|aver(?:e)?|du)\b|[るすくぐむぶつう]$"
+                         r"|[\u4e00-\u9fff]", re.I)
 
 
 def _frame(text: str, frames) -> list[str] | None:
@@ -238,12 +247,12 @@ _FIRST_AFTER = re.compile(r"^(?:but\s+)?(?P<rest>.+?)\s+first(?:\s+(?:please|pls
 def _reorder(clauses: list[str]) -> list[str]:
     """A later clause that says it comes first ("…, but first crop it", "…, but crop it first") moves to the front."""
     for index in range(1, len(clauses)):
-        ahead = _FIRST_AFTER.match(clauses[index])
         if _first_said(clauses[index]):
             if _FIRST.match(clauses[0]):
                 break
             moved = clauses.pop(index)
-            clauses.insert(0, ahead.group("rest") if ahead and not _FIRST.match(moved) else _FIRST.sub("", moved) or moved)
+            front = _FIRST.sub("", moved) if _FIRST.match(moved) else _FIRST_AFTER.match(moved).group("rest")
+            clauses.insert(0, front or moved)
             break
     return clauses
 
@@ -268,27 +277,30 @@ def _restore(text: str, table: dict[str, str]) -> str:
 
 def _split(text: str) -> list[str]:
     hidden, table = _protect(text)
-    if _NUMBERED.match(hidden):
-        strong = [p for item in _NUMBER_MARK.split(hidden) for p in (s.strip(" ,.") for s in _STRONG.split(item)) if p]
-    else:
-        strong = [p for p in (s.strip(" ,.") for s in _STRONG.split(hidden)) if p]
+    items = _NUMBER_MARK.split(hidden) if _NUMBERED.match(hidden) else [hidden]
+    strong = [p for item in items for p in (s.strip(" ,.") for s in _STRONG.split(item)) if p]
     clauses: list[str] = []
     for part in strong or [hidden.strip()]:
         start = 0  # where the clause being built begins in `part`
         for match in _WEAK.finditer(part):
-            current, piece = part[start:match.start()], part[match.end():]
-            if _BARE_OPERATION.match(_restore(_next_clause(piece), table)) and _COMMAND_START.search(current) and _is_command(current):
-                clauses.append(current)
-                start = match.end()
-            elif _BUT.match(part[match.start():match.end()]) and not _first_said(_next_clause(piece)):
-                continue  # "paint a sunset but make the sky purple": a "but" only orders ("…, but crop it first")
-            elif _COMMAND_START.search(piece) and _is_command(current) and (
-                    _COMMAND_START.search(current) or (start == 0 and _DESCRIPTION.search(current)
-                                                       and not _PRONOUN_ONLY.search(_next_clause(piece)))):
-                clauses.append(current)
+            if _cut_here(part[start:match.start()], match.group(0), part[match.end():], start == 0, table):
+                clauses.append(part[start:match.start()])
                 start = match.end()
         clauses.append(part[start:])
     return [_restore(c, table).strip(" ,.;") for c in clauses if c.strip(" ,.;")]
+
+
+def _cut_here(current: str, connector: str, piece: str, opening: bool, table: dict[str, str]) -> bool:
+    """Is the weak connector between `current` and `piece` the start of a new step?"""
+    after = _next_clause(piece)
+    if _BARE_OPERATION.match(_restore(after, table)):  # "remove background + black and white"
+        return bool(_COMMAND_START.search(current)) and _is_command(current)
+    if _BUT.match(connector) and not _first_said(after):
+        return False  # "paint a sunset but make the sky purple": a "but" only orders ("…, but crop it first")
+    if not (_COMMAND_START.search(piece) and _is_command(current)):
+        return False
+    return bool(_COMMAND_START.search(current)) or (opening and bool(_DESCRIPTION.search(current))
+                                                    and not _PRONOUN_ONLY.search(after))
 
 
 def request_part(text: str) -> str | None:
