@@ -120,7 +120,7 @@ def make_plan(text: str, context: ClassifyContext, route) -> Plan:
         steps.append(Step(clause, intent))
     steps = [s for s in steps if s.intent.name != CHAT] or steps
     if len(steps) <= 1:
-        whole = Step(text, route(text, context))
+        whole = _single(text, context, route)
         stated = steps[0].intent.params.get("background") if steps else None
         if stated and whole.intent.name == BACKGROUND_REMOVAL:  # "cut out the cat and put it on black"
             whole.intent.params["background"] = stated
