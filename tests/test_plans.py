@@ -89,6 +89,10 @@ def test_plans_list_the_steps_in_order(router, text, context, intents):
     ("1) take the background away 2) enlarge it twice", ["take the background away", "enlarge it twice"]),
     ("I'd like the sign erased and the photo turned grey", ["erase the sign", "turn the photo grey"]),
     ("cut out the background + monochrome", ["cut out the background", "monochrome"]),
+    ("erase the bin -> enlarge it 2x -> grayscale", ["erase the bin", "enlarge it 2x", "grayscale"]),
+    ("strip the backdrop and finish with a 4x upscale", ["strip the backdrop", "a 4x upscale"]),
+    ("when you're done removing the bin, brighten it", ["remove the bin", "brighten it"]),
+    ("begin with removing the scribbles, then sharpen it", ["remove the scribbles", "sharpen it"]),
     ("antes de ampliarla, quita el texto", ["quita el texto", "ampliarla"]),
     ("passe-la en noir et blanc, mais d'abord supprime le fond", ["supprime le fond", "passe-la en noir et blanc"]),
     # descriptions and remarks are no new commands

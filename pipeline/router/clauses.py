@@ -16,11 +16,12 @@ import re
 
 _STRONG = re.compile(
     r"\s*(?:"
-    r"[;!]\s*(?:and\s+)?(?:then\s+)?|\.\s+(?=\S)|"
+    r"[;!]\s*(?:and\s+)?(?:then\s+)?|\.\s+(?=\S)|\s*(?:-+>|→|=>|⇒)\s*|"
     r",?\s*(?:and\s+|&\s+)?(?:then|after that|afterwards|afterward|after this|after which|following that|"
     r"once (?:that'?s|that is|this is|it'?s|it is|you'?re|you are) (?:done|finished|ready|over)|"
     r"once (?:done|finished|complete)|when (?:that'?s|it'?s|that is|it is|you'?re|you are) (?:done|finished|ready)|"
     r"when done|and finally|finally|to finish(?: (?:off|up|it off))?|to wrap (?:it )?up|as a final step|"
+    r"(?:and\s+)?(?:finish|end|wrap (?:it )?up|top (?:it )?off|round (?:it )?off)(?: it)? (?:with|by)|"
     r"followed by|next(?!\s+(?:to|one|door|week|day|time|level|page)\b)|subsequently|lastly|last of all)\b,?\s*|"
     r"[,;]\s*(?:and\s+)?(?:second|third)(?:ly)?\b,?\s*|"
     # "upscale it, but first remove the bg": the cut keeps "first …", which `_reorder` moves to the front
@@ -45,7 +46,8 @@ _NUMBER_MARK = re.compile(r"(?:^|\s)(?:\(?\d{1,2}[.)]|step (?:\d{1,2}|one|two|th
 
 # Words before a command that do not change it ("please", "could you", "and then", "start by").
 _POLITE = (r"(?:(?:please|pls|plz|also|then|now|maybe|could you|can you|would you|can u|could u|and|just|lastly|"
-           r"first|firstly|first of all|to start|start by|begin by|go ahead and|i want you to|i'd like you to|"
+           r"first|firstly|first of all|first thing|to start|start by|begin by|start with|begin with|go ahead and|"
+           r"i want you to|i'd like you to|"
            r"i need you to)[\s,]+)*")
 # Verbs that only open a command: after them comes what they act on, whatever it is.
 _VERBS = (
@@ -98,7 +100,7 @@ _FIRST = re.compile(r"^(?:but\s+)?(?:first(?:ly)?(?: of all)?|to (?:start|begin)
                     r"まず|先に|先)\b[\s,、，]*", re.I)
 
 # The subordinate clause of an ordering frame: what to do, or what should be done ("you've removed the bg").
-_DONE = (r"(?:(?:you(?:'ve| have| are done| finish(?:ed)?)?|u|we(?:'ve)?|i(?:'ve)?)\s+(?:done\s+|finished\s+)?)?"
+_DONE = (r"(?:(?:you(?:'ve| have|'re| are)?|u|we(?:'ve|'re)?|i(?:'ve|'m)?)\s+(?:done\s+|finished\s+|through\s+)?)?"
          r"(?:with\s+)?")
 _SUBORDINATE = r"(?P<sub>[^,;]+?)"
 _LEADING_BEFORE = re.compile(rf"^(?:but\s+)?(?:before|prior to)\s+{_DONE}{_SUBORDINATE}\s*[,;]\s*(?P<main>.+)$", re.I)
@@ -149,7 +151,7 @@ def split_clauses(text: str) -> list[str]:
     return [_start_by(c) for c in _ordered(" ".join((text or "").split())) if c]
 
 
-_START_BY = re.compile(r"^(?:(?:please|pls|and|then|first|firstly)[\s,]+)*(?:start|begin)(?:ning)? (?:off )?by\s+"
+_START_BY = re.compile(r"^(?:(?:please|pls|and|then|first|firstly)[\s,]+)*(?:start|begin)(?:ning)? (?:off )?(?:by|with)\s+"
                        r"(?=\w+ing\b)", re.I)
 
 
