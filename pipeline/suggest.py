@@ -11,7 +11,8 @@ rules (each has a test in tests/test_suggest.py):
    "Put it on a white background") are merged; the first (most useful) stays.
 4. **At most `MAX_CHIPS`, most useful first**: the capability's own variants, then follow-ups, then overrides;
    after an error, working alternatives first.
-5. **Bound to their image.** Variants and overrides carry the reply's input image; follow-ups its final result
+5. **Bound to their image.** Variants and overrides carry the reply's input image (after a plan, the image its
+   last step ran on); follow-ups its final result
    that is not a mask (after a plan: the last step's image) — so a chip never acts on whatever happens to be the
    latest image when it is clicked, nor on a middle step. A follow-up that does the final step again another way
    ("Try another style", "Make the background transparent" after a white one) acts on the image that step was
@@ -99,7 +100,7 @@ def is_advice(text: str) -> bool:
 
 
 class ChipPolicy:
-    """Applies the five rules to a reply's proposed actions and suggestions (see the module docstring)."""
+    """Applies the rules to a reply's proposed actions and suggestions (see the module docstring)."""
 
     def __init__(self, registry, router=None):
         self.registry = registry
