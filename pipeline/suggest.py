@@ -12,9 +12,8 @@ rules (each has a test in tests/test_suggest.py):
 4. **At most `MAX_CHIPS`, most useful first**: the capability's own variants, then follow-ups, then overrides;
    after an error, working alternatives first.
 5. **Bound to their image.** Variants and overrides carry the reply's input image (after a plan, the image its
-   last step ran on); follow-ups its final result
-   that is not a mask (after a plan: the last step's image) — so a chip never acts on whatever happens to be the
-   latest image when it is clicked, nor on a middle step. A follow-up that does the final step again another way
+   last step ran on); follow-ups its final result that is not a mask (after a plan: the last step's image) — so
+   a chip never acts on whatever happens to be the latest image when it is clicked, nor on a middle step. A follow-up that does the final step again another way
    ("Try another style", "Make the background transparent" after a white one) acts on the image that step was
    applied to, so a second style replaces the first instead of stacking on it.
 6. **Nothing just done again.** A follow-up or variant with the same effect as a step this reply ran (the same
