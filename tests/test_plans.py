@@ -120,6 +120,8 @@ def test_the_order_follows_the_connectors(text, clauses):
     ("strip the backdrop and make it b&w", ONE_IMAGE, ["background_removal", "image_edit"]),
     ("antes de ampliarla, quita el texto", ONE_IMAGE, ["object_removal", "upscale"]),
     ("a foggy harbour at dawn, cool light on the masts", NO_IMAGE, ["image_generation"]),
+    ("design a label for a honey jar and make it minimalist", NO_IMAGE, ["image_generation"]),
+    ("design a label for a honey jar and make it monochrome", NO_IMAGE, ["image_generation", "image_edit"]),
     ("this shot looks flat and dull, could you add more contrast?", ONE_IMAGE, ["image_edit"]),
     ("cut out the vase and put it on navy", ONE_IMAGE, ["background_removal"]),
     ("swap the faces, make it look natural", ClassifyContext(2), ["face_swap"]),

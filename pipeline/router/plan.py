@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from core.vocabulary import BACKGROUND_REMOVAL, CHAT, HUMAN_NAMES, IMAGE_EDIT, STYLE_TRANSFER, UPSCALE
+from core.vocabulary import (BACKGROUND_REMOVAL, CHAT, HUMAN_NAMES, IMAGE_EDIT, IMAGE_GENERATION, STYLE_TRANSFER,
+                             UPSCALE)
 from pipeline.classify import ClassifyContext, Intent
 from pipeline.router.clauses import request_part, split_clauses
 
@@ -148,6 +149,8 @@ def _not_a_step_of_its_own(intent: Intent, clause: str, previous: Step) -> bool:
         return True
     if intent.name == previous.intent.name:
         return intent.name != IMAGE_EDIT
+    if previous.intent.name == IMAGE_GENERATION and intent.name == IMAGE_EDIT and not intent.params.get("operation"):
+        return True  # "draw a logo and make it minimalist": no edit named, it describes the new picture
     if intent.name == STYLE_TRANSFER and not any(intent.params.get(k) for k in ("style", "style_key", "style_name")) \
             and not _STYLE_NAMED.search(clause):
         return True  # "…, make it look natural": no style named, a wish about the step before
