@@ -30,7 +30,8 @@ SETS = {
     "English (dev + probes)": [SHARED / "intents_dev.jsonl", FIXTURES / "router_heldout.jsonl",
                                FIXTURES / "router_probe_lead.jsonl"],
     "seven languages (dev + probe)": [SHARED / "multilingual_dev.jsonl", FIXTURES / "multilingual_probe.jsonl"],
-    "compound (dev + probe)": [SHARED / "compound_dev.jsonl", FIXTURES / "plan_probe.jsonl"],
+    "compound (dev + probes)": [SHARED / "compound_dev.jsonl", FIXTURES / "plan_probe.jsonl",
+                                FIXTURES / "plan_connectors.jsonl"],
 }
 
 

@@ -71,7 +71,7 @@ _ROTATE_NUMBER = re.compile(r"\b(?:rotat\w*|turn|spin)\b(?:\s+(?:it|this|that|th
                             r"\s*(?:by|to)?\s*(-?\d{1,3})\b")
 
 _OPERATIONS: tuple[tuple[str, re.Pattern], ...] = (
-    ("grayscale", re.compile(r"\b(?:black\s*(?:and|&|n)\s*white|b\s*[&/]\s*w|gr[ae]y\s*-?\s*scale|monochrome|"
+    ("grayscale", re.compile(r"\b(?:black\s*-?\s*(?:and|&|n)\s*-?\s*white|b\s*[&/]\s*w|gr[ae]y\s*-?\s*scale|monochrome|"
                              r"remove (?:the |all )?colou?rs?|no colou?rs?|colou?rless|"
                              r"desaturate (?:it )?(?:completely|fully))\b")),
     ("rotate", re.compile(r"\b(?:rotat\w*|roate|spin it|turn (?:it|this|that|the \w+)\s*(?:\d|upside|sideways|left|right|"
@@ -83,7 +83,7 @@ _OPERATIONS: tuple[tuple[str, re.Pattern], ...] = (
                           r"smaller)\b")),
     ("brightness", re.compile(r"\b(?:bright\w*|brigther|darker|darken\w*|lighter|lighten\w*|exposure|dimmer|too dark)\b")),
     ("contrast", re.compile(r"\b(?:contrast\w*|contarst)\b")),
-    ("saturation", re.compile(r"\b(?:saturat\w*|desaturat\w*|vivid|vibrant|colou?rs? pop|more colou?rful|"
+    ("saturation", re.compile(r"\b(?:saturat\w*|desaturat\w*|vivid|vibrant|colou?rs? pop|more colou?rful|colou?r[\s-]?boost\w*|"
                               r"tone down the colou?rs?|punchier colou?rs?|less colou?rful)\b")),
     ("blur", re.compile(r"\b(?:blur\w*|soften\w*|gaussian|out of focus|defocus\w*)\b")),
     ("sharpen", re.compile(r"\b(?:sharp\w*|crisp\w*)\b")),
@@ -95,7 +95,8 @@ _SMALL = re.compile(r"\b(?:a (?:little|bit|touch|tad)(?: bit)?|slightly|somewhat
 _LARGE = re.compile(r"\b(?:a lot|much|way|very|really|significantly|heavily|strongly|massively|super|extremely|tons)\b")
 
 _REMOVE_VERB = (r"(?:remove|erase|delete|get rid of|take out|take away|eliminate|clean up|clear|cut out|wipe out|"
-                r"wipe|edit out|paint out|photoshop out|lose|ditch|fix|retouch|remvoe|eras|get ridd of|rid of)")
+                r"wipe|edit out|paint out|photoshop out|lose|ditch|fix|retouch|remvoe|eras|get ridd of|rid of|"
+                r"removing|erasing|deleting|getting rid of|taking out|eliminating|wiping out|cleaning up)")
 _TARGET_PATTERNS = (
     re.compile(rf"\b{_REMOVE_VERB}\s+(?P<t>.+)"),
     re.compile(r"\bmake (?P<t>.+?) (?:disappear|vanish|go away)\b"),
@@ -146,7 +147,7 @@ _TRANSPARENT = re.compile(r"\b(?:transparen\w*|alpha|no (?:background|bg)|withou
 _COLOUR = "|".join(re.escape(c) for c in sorted(COLOURS, key=len, reverse=True))
 _BACKGROUND_COLOUR = (
     re.compile(rf"\b(?P<c>{_COLOUR})\s+(?:solid |plain |flat |studio )?(?:background|backdrop|bg|backround|backgorund)\b"),
-    re.compile(rf"\b(?:background|backdrop|bg)\b[^.,;]*?\b(?:to|with|in|as|into|:|for)\s+(?:an? |the )?(?:solid |plain |"
+    re.compile(rf"\b(?:background|backdrop|bg)\b(?:(?!\b(?:and|then)\b)[^.,;])*?\b(?:to|with|in|as|into|:|for)\s+(?:an? |the )?(?:solid |plain |"
                rf"pure |flat |clean |simple )?(?P<c>{_COLOUR})\b"),
     re.compile(rf"\b(?:on|against|over|onto) (?:an? |the )?(?:solid |plain |pure |flat |clean |simple )?(?P<c>{_COLOUR})\b"),
     re.compile(rf"\b(?:background|backdrop|bg)\s*[:=]?\s*(?P<c>{_COLOUR})\b"),
@@ -394,7 +395,12 @@ def extract_negative(text: str) -> list[str]:
     return terms
 
 
+# "black and white" names an edit, never a background colour.
+_NOT_A_BACKGROUND = re.compile(r"\bblack\s*(?:and|&|n|-n-|-and-)\s*white\b|\bb\s*[&/]\s*w\b")
+
+
 def _background(lowered: str) -> str | None:
+    lowered = _NOT_A_BACKGROUND.sub(" ", lowered)
     found = []
     transparent = _TRANSPARENT.search(lowered)
     if transparent:

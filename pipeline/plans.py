@@ -7,7 +7,8 @@ names the step and the parent image they were made from; the next step works on 
 made several images runs once per image). Progress is reported per step ("Step 2 of 3: Remove the
 background"), scaled into the request's progress callback; between steps the request's cancel event is
 checked, and a cancelled or failed step keeps every image made so far, marks the rest as skipped and says
-which step stopped and why. The reply is one message holding all the step images in order, with
+which step stopped and why. The reply is one message holding all the step images in order, with the last
+step's own chips and suggestions when every step ran (`ChipPolicy` binds them to the final image), and
 `metadata["plan"]`: one entry per step {intent, label, text, status: pending|running|done|failed|skipped,
 message, image_ids, cache_hit}.
 """
@@ -201,8 +202,10 @@ def _reply(pipe, plan, job: PlanJob, meta, entries, new_images, last, stopped: s
                             error={"code": "plan_failed", "message": stopped})
     else:
         available = pipe.registry.available_names()
+        own = list(getattr(last, "suggestions", None) or []) if len(done) == len(entries) else []
+        actions = [a.to_dict() for a in getattr(last, "actions", None) or []] if len(done) == len(entries) else []
         response = Response(session_id=job.session_id, message_id=None, type=IMAGE, message=message, metadata=meta,
-                            suggestions=follow_ups(final, available, True)[:4])
+                            actions=actions, suggestions=list(dict.fromkeys(own + follow_ups(final, available, True)))[:4])
     return pipe._store_reply(job.session_id, job.owner, response, {}, job.timings, job.started,
                              new_images=new_images)
 

@@ -33,6 +33,7 @@ from pipeline.result_cache import ResultCache
 from pipeline.response import CLARIFICATION, ERROR, Response, ResponseImage
 from pipeline.store import NewImage
 from pipeline.targets import resolve_pronoun_targets
+from pipeline.titles import session_title  # the live chat names the sessions it opens with it too
 from pipeline.suggest import ChipPolicy, follow_ups, routing_actions
 
 log = logging.getLogger(__name__)
@@ -79,11 +80,12 @@ class Pipeline:
             return self._error_reply(session_id, exc)
         try:
             with self.decode_budget.hold(cost, "this message's images"):
-                return self._decoded(text, session, uploads, owner, context, timings, started)
+                return self._decoded(text, session_title(text, images), session, uploads, owner, context, timings,
+                                     started)
         except GatewayError as exc:
             return self._error_reply(session_id, exc)
 
-    def _decoded(self, text, session, uploads, owner, context, timings, started) -> Response:
+    def _decoded(self, text, title, session, uploads, owner, context, timings, started) -> Response:
         """Decode the inputs (inside the caller's share of the decode budget), then run the message."""
         try:
             attachments, notes = self._load_attachments(uploads, owner, context)
@@ -91,7 +93,7 @@ class Pipeline:
         except GatewayError as exc:
             return self._error_reply(session.id if session else "", exc)
         timings["validate_ms"] = _ms(started)
-        turn: dict = {}  # what is stored so far: the session and the user message, once they are
+        turn: dict = {"title": title}  # + the session and the user message, once stored
         try:
             return self._accepted(text, session, attachments, mask, notes, owner, context, timings, started, turn)
         except Exception as exc:  # noqa: BLE001 - the server keeps serving; the log has the traceback
@@ -191,7 +193,7 @@ class Pipeline:
         stored_ids = [i for i in (context.get("image_ids") or [])]
         user_meta = {"context": _public_context(context), "notes": notes}
         if session is None:  # a session is created only together with its first message
-            session, user_row = self.store.start_session(owner, "user", text, title=session_title(text),
+            session, user_row = self.store.start_session(owner, "user", text, title=turn["title"],
                                                          metadata=user_meta, image_ids=stored_ids,
                                                          new_images=new_images)
             if callable(context.get("on_session")):  # the browser's draft chat becomes this session now
@@ -370,12 +372,6 @@ class Pipeline:
 
 def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 3)
-
-
-def session_title(text: str) -> str:
-    """A chat's title from its first message (the browser's live chat names the sessions it opens the same way)."""
-    text = " ".join(text.split())
-    return (text[:57] + "…") if len(text) > 58 else (text or "New chat")
 
 
 def _public_context(context: dict) -> dict:

@@ -1,6 +1,6 @@
 """The chips under a reply: follow-up suggestions, the capability's own variants, "not what I meant" overrides.
 
-`follow_ups` and `routing_actions` propose; `ChipPolicy.finalize` decides what a reply finally offers, by five
+`follow_ups` and `routing_actions` propose; `ChipPolicy.finalize` decides what a reply finally offers, by these
 rules (each has a test in tests/test_suggest.py):
 1. **Only what can run.** A chip's capability must be available on this server and the images it needs must be
    at hand (the image the chip is bound to, plus the chat's latest image). What a suggestion would do is decided
@@ -11,8 +11,18 @@ rules (each has a test in tests/test_suggest.py):
    "Put it on a white background") are merged; the first (most useful) stays.
 4. **At most `MAX_CHIPS`, most useful first**: the capability's own variants, then follow-ups, then overrides;
    after an error, working alternatives first.
-5. **Bound to their image.** Variants and overrides carry the reply's input image; follow-ups its first result
-   that is not a mask — so a chip never acts on whatever happens to be the latest image when it is clicked.
+5. **Bound to their image.** Variants and overrides carry the reply's input image (after a plan, the image its
+   last step ran on); follow-ups its final result that is not a mask (after a plan: the last step's image) — so
+   a chip never acts on whatever happens to be the latest image when it is clicked, nor on a middle step. A follow-up that does the final step again another way
+   ("Try another style", "Make the background transparent" after a white one) acts on the image that step was
+   applied to, so a second style replaces the first instead of stacking on it.
+6. **Nothing just done again.** A follow-up or variant with the same effect as a step this reply ran (the same
+   background colour, edit operation, style, or any upscale) is dropped: after "White background" no "Put it on a
+   white background".
+7. **One brush chip.** The capability's "Paint it instead" becomes the reply's brush chip: its context says
+   `{"ui": "brush", "image_id": …}` (the image the erase was applied to), which the page opens the brush on
+   without sending anything; a reply carries at most one such chip (the page adds its own "Erase by painting"
+   only to replies without one).
 Suggestions that are commands for the operator (`pip …`, `python -m …`, settings) never become chips: they go to
 the error's operator details. Advice a person must act on ("Attach both images…") stays as a tip, not a chip.
 """
@@ -56,6 +66,9 @@ _ADVICE = re.compile(
 # Parameters that set an amount rather than what is done: chips differing only in these are duplicates.
 _AMOUNT_KEYS = {"scale", "factor", "strength", "seed", "steps", "count", "guidance", "width", "height", "size"}
 _SINGLE_EFFECT = {"upscale", "background_removal"}  # capabilities whose chips differ only by parameters
+# Capabilities whose follow-up of the same kind replaces the result rather than building on it (rule 5).
+_REDO_ON_SOURCE = {"style_transfer", "background_removal"}
+BRUSH_ACTION = "paint_instead"  # the capability action that becomes the brush chip (rule 7)
 
 
 def follow_ups(capability: str, available: set[str], produced_images: bool) -> list[str]:
@@ -86,7 +99,7 @@ def is_advice(text: str) -> bool:
 
 
 class ChipPolicy:
-    """Applies the five rules to a reply's proposed actions and suggestions (see the module docstring)."""
+    """Applies the rules to a reply's proposed actions and suggestions (see the module docstring)."""
 
     def __init__(self, registry, router=None):
         self.registry = registry
@@ -103,10 +116,12 @@ class ChipPolicy:
         attachments = list(at_hand.get("attachments") or [])
         latest_before = at_hand.get("latest")
         inputs = attachments or ([latest_before] if latest_before else [])
-        outputs = [img.id for img in new_images if (img.recipe or {}).get("output") != "mask"] + list(linked_ids)
-        follow_target = outputs[:1] or inputs[:1]
-        latest_after = (new_images[0].id if new_images else None) or (linked_ids[0] if linked_ids else latest_before)
+        final = _final_images(meta, new_images)
+        follow_target = ([img.id for img in final] + list(linked_ids))[:1] or inputs[:1]
+        redo_target = (_source_of(final[0]) if final else []) or inputs[:1]
+        latest_after = follow_target[0] if final or linked_ids else latest_before
         available = self.registry.available_names()
+        done = _effects_done(new_images)
         error = response.error or {}
 
         variants, reroutes, clarify = [], [], []
@@ -118,10 +133,13 @@ class ChipPolicy:
         for action in clarify:  # the question's own answers: always first, unchanged apart from the filter
             if self._runnable(action, action.get("context", {}).get("image_ids") or inputs, latest_before, available):
                 chips.append(self._chip(action, "answer"))
+        step_inputs = redo_target if meta.get("plan") else inputs  # a plan's last step ran on the step before
         for action in variants:
-            bound = self._bind(action, inputs)
-            if self._runnable(bound, bound["context"].get("image_ids") or [], latest_after, available):
-                chips.append(self._chip(bound, "variant"))
+            bound = self._bind(action, step_inputs)
+            bound = _as_brush(bound) if action.get("id") == BRUSH_ACTION else bound
+            if self._runnable(bound, bound["context"].get("image_ids") or [], latest_after, available) \
+                    and not _repeats(bound, done, amounts_too=True):
+                chips.append(self._chip(bound, "brush" if bound["context"].get("ui") == "brush" else "variant"))
         suggestions, tips = [], []
         for text in response.suggestions:
             if is_operator_fix(text):
@@ -129,9 +147,9 @@ class ChipPolicy:
             if is_advice(text):
                 tips.append(text)
                 continue
-            chip = {"id": f"suggest:{len(suggestions)}", "label": text, "message": text,
-                    "context": {"image_ids": list(follow_target)} if follow_target else {}}
-            if self._runnable(chip, follow_target, latest_after, available):
+            chip = self._follow_up(text, len(suggestions), (follow_target, redo_target), meta.get("capability"),
+                                   latest_after, available)
+            if chip is not None and not _repeats(chip, done):
                 chips.append(self._chip(chip, "follow_up"))
                 suggestions.append(text)
         if error.get("code") == "capability_unavailable":
@@ -148,6 +166,20 @@ class ChipPolicy:
         meta["chips"] = [_public(c) for c in chips]
         if tips:
             meta["tips"] = tips
+
+    def _follow_up(self, text: str, index: int, targets, final_capability, latest, available) -> dict | None:
+        """A suggestion as a chip bound to the final result, or — when it does the final step again another way —
+        to the image that step was applied to (rule 5); None when it cannot run (rule 1)."""
+        target, redo_target = targets
+        chip = {"id": f"suggest:{index}", "label": text, "message": text,
+                "context": {"image_ids": list(target)} if target else {}}
+        if not self._runnable(chip, target, latest, available):
+            return None
+        if chip["_capability"] == final_capability in _REDO_ON_SOURCE and redo_target and redo_target != target:
+            chip["context"] = {"image_ids": list(redo_target)}
+            if not self._runnable(chip, redo_target, latest, available):
+                return None
+        return chip
 
     # ---- the rules ----------------------------------------------------------------------------------------
     def _runnable(self, chip: dict, image_ids, latest, available) -> bool:
@@ -249,13 +281,15 @@ def _signature(chip: dict) -> tuple:
 
 def _merge_duplicates(chips: list[dict]) -> list[dict]:
     """Rule 3, and rule 4's order: answers, alternatives, variants, follow-ups, overrides."""
-    order = {"answer": 0, "alternative": 1, "variant": 2, "follow_up": 3, "override": 4}
+    order = {"answer": 0, "alternative": 1, "variant": 2, "brush": 2, "follow_up": 3, "override": 4}
     chips = sorted(chips, key=lambda c: order.get(c["kind"], 5))
     seen, merged = set(), []
     for chip in chips:
         signature = _signature(chip)
         if chip["kind"] in ("answer", "override"):
             signature = (chip["kind"],) + signature  # an override re-runs with a correction: never merged away
+        if chip["kind"] == "brush":
+            signature = ("brush",)  # rule 7: one brush chip
         if signature in seen:
             continue
         seen.add(signature)
@@ -266,3 +300,73 @@ def _merge_duplicates(chips: list[dict]) -> list[dict]:
 def _public(chip: dict) -> dict:
     return {"id": chip["id"], "label": chip["label"], "message": chip.get("message", ""),
             "context": dict(chip.get("context") or {}), "kind": chip["kind"]}
+
+
+# ---- what the reply made and did (rules 5 and 6) ----------------------------------------------------------------
+def _recipe(image) -> dict:
+    return dict(getattr(image, "recipe", None) or {})
+
+
+def _final_images(meta: dict, new_images) -> list:
+    """The reply's result images that are not masks; after a plan only the last finished step's."""
+    images = [img for img in new_images if _recipe(img).get("output") != "mask"]
+    steps = [s for s in meta.get("plan") or [] if s.get("status") == "done" and s.get("image_ids")]
+    if steps:
+        last = set(steps[-1]["image_ids"])
+        images = [img for img in images if img.id in last] or images
+    return images
+
+
+def _source_of(image) -> list[str]:
+    """The image a result was made from (its first parent: a style's content image, a cut-out's photo)."""
+    parents = list(getattr(image, "parent_ids", None) or _recipe(image).get("parent_ids") or [])
+    return parents[:1]
+
+
+def _effect(capability: str | None, params: dict):
+    """What a run does, as far as "the same thing again" goes (None: never a repeat, e.g. a new generation)."""
+    if capability == "background_removal":
+        if params.get("mask_output") == "only" or params.get("output") == "mask":
+            return capability, "mask"
+        return capability, str(params.get("background") or "transparent").replace("grey", "gray")
+    if capability == "image_edit":
+        return (capability, str(params.get("operation"))) if params.get("operation") else None
+    if capability == "style_transfer":
+        style = params.get("style_key") or params.get("style")
+        return (capability, str(style)) if style else None
+    if capability == "object_removal":
+        return (capability, str(params["target"]).lower()) if params.get("target") else None
+    if capability in ("upscale", "face_swap"):
+        return (capability,)
+    return None
+
+
+def _effects_done(new_images) -> dict:
+    """Effect → the amounts it ran with, for every image this reply made."""
+    done = {}
+    for image in new_images:
+        recipe = _recipe(image)
+        effect = _effect(recipe.get("capability"), recipe)
+        if effect is not None:
+            done[effect] = {k: recipe.get(k) for k in _AMOUNT_KEYS | {"strength"} if k in recipe}
+    return done
+
+
+def _repeats(chip: dict, done: dict, amounts_too: bool = False) -> bool:
+    """Rule 6: the chip does what this reply just did (a variant only when its amounts are the same too)."""
+    params = {**(chip.get("_params") or {}), **((chip.get("context") or {}).get("params") or {})}
+    effect = _effect(chip.get("_capability"), params)
+    if effect is None or effect not in done:
+        return False
+    if not amounts_too:
+        return True
+    return all(done[effect].get(k) == v for k, v in params.items() if k in _AMOUNT_KEYS | {"strength"})
+
+
+def _as_brush(action: dict) -> dict:
+    """Rule 7: "Paint it instead" opens the brush on the image the erase was applied to."""
+    context = dict(action.get("context") or {})
+    image_ids = list(context.get("image_ids") or [])
+    if image_ids:
+        context.update(ui="brush", image_id=image_ids[0])
+    return {**action, "context": context}

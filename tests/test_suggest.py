@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.images import recipe_from_png
 from models.cache import ModelCache
 from models.contracts import MISSING, Backend, BackendStatus
 from models.registry import build_registry
@@ -184,6 +185,73 @@ def test_follow_ups_are_bound_to_the_result(pipe, cat):
     reply = send(pipe, "rotate it 90 degrees", images=[png(cat)])
     follow = [c for c in chips(reply) if c["kind"] == "follow_up"]
     assert follow and all(c["context"]["image_ids"] == [reply.images[0].id] for c in follow)
+
+
+def test_after_a_plan_chips_act_on_the_final_image(pipe, cat):
+    reply = send(pipe, "mirror it and then upscale it 2x", images=[png(cat)])
+    assert [s["status"] for s in reply.metadata["plan"]] == ["done", "done"], reply.message
+    mirrored, final = reply.images
+    follow = [c for c in chips(reply) if c["kind"] == "follow_up"]
+    assert follow and all(c["context"]["image_ids"] == [final.id] for c in follow), follow
+    sharpen = next(c for c in follow if "harpen" in c["label"])
+    sharper = click(pipe, reply, sharpen)
+    assert sharper.type == "image", sharper.message
+    assert recipe_from_png(sharper.images[0].path)["parent_ids"] == [final.id]
+    assert (sharper.images[0].width, sharper.images[0].height) == (final.width, final.height)
+
+
+def test_another_style_restyles_the_image_the_style_was_applied_to(pipe, cat):
+    reply = send(pipe, "make it look like a pencil sketch", images=[png(cat)])
+    assert reply.type == "image", reply.message
+    photo_id = reply.metadata["inputs_at_hand"]["attachments"][0]
+    styles = [c for c in chips(reply) if c.get("context", {}).get("force_intent") == "style_transfer"
+              or "style" in c["label"].lower()]
+    assert styles and all(c["context"]["image_ids"] == [photo_id] for c in styles), styles
+    other = next(c for c in styles if c["kind"] == "follow_up")
+    again = click(pipe, reply, other)
+    assert again.type == "image", again.message
+    assert recipe_from_png(again.images[0].path)["parent_ids"][:1] == [photo_id]  # the photo, not the sketch
+    upscale = next(c for c in chips(reply) if "pscale" in c["label"])
+    assert upscale["context"]["image_ids"] == [reply.images[0].id]  # what builds on the result stays on it
+
+
+def test_after_a_plan_another_style_restyles_that_steps_input(pipe, cat):
+    reply = send(pipe, "flip it, then make it look like a mosaic", images=[png(cat)])
+    flipped, styled = reply.images
+    restyle = [c for c in chips(reply) if c["kind"] == "follow_up" and "style" in c["label"].lower()]
+    assert restyle and all(c["context"]["image_ids"] == [flipped.id] for c in restyle), chips(reply)
+
+
+# ---- rule 6: nothing just done again ---------------------------------------------------------------------------------
+def test_no_chip_repeats_what_was_just_done(pipe, cat):
+    white = send(pipe, "put it on a white background", images=[png(cat)])
+    assert white.type == "image", white.message
+    labels = [c["label"].lower() for c in chips(white)]
+    assert not any("white background" in label for label in labels), labels
+    assert any("transparent" in label for label in labels), labels  # a different background is still offered
+    plan = send(pipe, "remove the background, then upscale it 2x", images=[png(cat)])
+    labels = [c["label"].lower() for c in chips(plan)]
+    assert labels and not any("remove the background" in label or "upscale" in label for label in labels), labels
+    grey = send(pipe, "make it black and white", images=[png(cat)])
+    assert not any("black and white" in c["label"].lower() for c in chips(grey)), chips(grey)
+
+
+# ---- rule 7: one brush chip ------------------------------------------------------------------------------------------
+def test_paint_it_instead_is_the_one_brush_chip_on_the_erased_photo(pipe):
+    policy = ChipPolicy(_Registry(pipe.registry), pipe.router)
+    photo = "b" * 64
+    paint = {"id": "paint_instead", "label": "Paint it instead", "message": "erase what I painted",
+             "context": {"force_intent": "object_removal"}}
+    response = Response(session_id="s", message_id=None, type="image", message="Erased the cup.",
+                        metadata={"intent": "object_removal", "capability": "object_removal", "router": "rule:x",
+                                  "inputs_at_hand": {"attachments": [photo], "latest": None}},
+                        actions=[paint, {**paint, "label": "Erase by painting"}],
+                        suggestions=["Erase something else", "Upscale it"])
+    policy.finalize(response, [])
+    brushes = [c for c in response.metadata["chips"] if c["context"].get("ui") == "brush"]
+    assert len(brushes) == 1 and brushes[0]["label"] == "Paint it instead" and brushes[0]["kind"] == "brush"
+    assert brushes[0]["context"]["image_id"] == photo and brushes[0]["context"]["image_ids"] == [photo]
+    assert all(set(c) == {"id", "label", "message", "context", "kind"} for c in response.metadata["chips"])
 
 
 # ---- what never becomes a chip ---------------------------------------------------------------------------------------

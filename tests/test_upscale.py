@@ -220,6 +220,40 @@ def test_x2_model_runs_twice_for_4x_and_anime_weights_load_on_demand(settings, a
     assert anime.recipe["architecture"] == "ESRGAN" and anime.recipe["passes"] == 1
 
 
+def test_a_long_upscale_reports_each_tile_and_stops_between_tiles(settings, astronaut, tiny_esrgan):
+    """A tiled upscale says which tile it is on from the start, and a stop pressed during a tile ends the run
+    before the next one (the tiny random ESRGAN stands in for Real-ESRGAN)."""
+    registry = _registry(settings.replace(upscale_model=str(tiny_esrgan), upscale_tile=64))
+    seen = []
+    request = _request(astronaut.resize((128, 96)), "upscale 4x")  # 3 x 2 tiles of 64 px, overlapping by 32
+    request.progress = lambda fraction, text: seen.append((fraction, text))
+    assert registry.run(request).images[0].image.size == (512, 384)
+    assert seen[0] == (0.0, "Upscaling: tile 1 of 6")  # before the first tile is done, the bar has a count
+    assert [text for _, text in seen[1:6]] == [f"Upscaling: tile {n} of 6" for n in range(2, 7)]
+    assert seen[6][1] == "Upscaling: 6 of 6 tiles done" and len(seen) == 7
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen) and seen[-1][0] == pytest.approx(0.95)
+
+    stopped, cancel = [], threading.Event()
+
+    def progress(fraction, text):
+        stopped.append(text)
+        if text == "Upscaling: tile 3 of 6":  # two tiles done: the user presses stop
+            cancel.set()
+
+    request = _request(astronaut.resize((128, 96)), "upscale 4x")
+    request.progress, request.cancel_event = progress, cancel
+    with pytest.raises(Cancelled):
+        registry.run(request)
+    assert stopped[-1] == "Upscaling: tile 3 of 6"  # no third tile ran after the stop
+
+
+def test_an_overlap_as_wide_as_the_tile_does_not_multiply_the_tiles():
+    image = np.zeros((80, 80, 3), dtype=np.float32)
+    counts = []
+    upscale_tiled(image, _nearest, 2, tile=32, overlap=32, progress=lambda done, total: counts.append(total))
+    assert counts[-1] <= 16  # the overlap is held to half a tile (32 px of overlap would mean 49 x 49 tiles)
+
+
 def test_a_non_upscaler_file_is_refused(settings, tmp_path, tiny_esrgan):
     from core.errors import ModelLoadError
     from models.upscale.spandrel_backend import load_sr_descriptor

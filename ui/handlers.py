@@ -25,7 +25,7 @@ from pathlib import Path
 
 from core.errors import GatewayError, InvalidInput, NotFound
 from pipeline.identity import export_key, new_browser_token, owner_from_token, owner_from_user
-from pipeline.process import session_title
+from pipeline.titles import session_title
 from pipeline.response import ERROR, Response
 from pipeline.schema import check_context, check_id_text
 from ui.api_inputs import InvalidFiles
@@ -146,9 +146,9 @@ class Handlers:
         return {"choices": choices, "value": session_id or None}
 
     @staticmethod
-    def pending_label(text: str) -> str:
+    def pending_label(text: str, files=()) -> str:
         """A new chat in the list while its first message runs (it is stored once that message is)."""
-        return f"{session_title(text or 'Images')} · sending…"
+        return f"{session_title(text, files)} · sending…"
 
     # ---- API for scripts ---------------------------------------------------------------------------------------
     def api_chat(self, message, images, mask, session_id, owner, context, request=None, progress=None):

@@ -127,7 +127,8 @@ class LiveChat:
 
     def sessions(self, owner: str, chat: str) -> dict:
         choices = self.handlers.session_choices(owner, self.session_of(owner, chat) or chat)
-        pending = [(self.handlers.pending_label(text), draft) for draft, text in self.board.pending_drafts(owner)]
+        pending = [(self.handlers.pending_label(run.text, run.files), draft)
+                   for draft, run in self.board.pending_drafts(owner)]
         choices["choices"] = pending + choices["choices"]
         return choices
 
@@ -136,8 +137,11 @@ class LiveChat:
         return any(not r.cancel.is_set() for r in self.board.in_flight(owner, chat))
 
     def _ui_chips(self, row) -> list[dict]:
-        """"Erase by painting" under the last reply that has an image: opens the brush on that image."""
+        """"Erase by painting" under the last reply that has an image: opens the brush on that image — unless the
+        reply's own chips already hold the brush chip ("Paint it instead", see pipeline/suggest.py)."""
         if self._brush_image(row) is None or "object_removal" not in self.handlers.registry.available_names():
+            return []
+        if any((chip.get("context") or {}).get("ui") == "brush" for chip in (row.metadata or {}).get("chips") or []):
             return []
         return [{"label": "Erase by painting", "slot": BRUSH}]
 
@@ -175,7 +179,11 @@ class LiveChat:
         index = int(slot) if slot.isdigit() else -1
         if not 0 <= index < len(chips):
             return None
-        return "send", {"message": chips[index]["message"], "context": chips[index]["context"]}
+        context = chips[index]["context"]
+        if context.get("ui") == "brush":  # the pipeline's own brush chip: open the brush on its image
+            image_id = context.get("image_id")
+            return ("brush", image_id) if isinstance(image_id, str) else None
+        return "send", {"message": chips[index]["message"], "context": context}
 
     # ---- sending ----------------------------------------------------------------------------------------------
     def send(self, text, files, state: dict, owner: str, request, context: dict | None = None,

@@ -124,8 +124,8 @@ class RunBoard:
         found = self._drafts.get((owner, chat))
         return found[0] if found else ""
 
-    def pending_drafts(self, owner: str) -> list[tuple[str, str]]:
-        """(draft key, first message) of this owner's new chats whose first message is still in flight."""
+    def pending_drafts(self, owner: str) -> list[tuple[str, Run]]:
+        """(draft key, first run) of this owner's new chats whose first message is still in flight."""
         with self._lock:
             out = []
             for (run_owner, chat), tickets in self._chats.items():
@@ -133,7 +133,7 @@ class RunBoard:
                     continue
                 runs = [self._runs[t] for t in tickets if t in self._runs]
                 if any(r.live for r in runs):
-                    out.append((chat, min(runs, key=lambda r: r.created).text))
+                    out.append((chat, min(runs, key=lambda r: r.created)))
             return out
 
     def set_view(self, tab: str, owner: str, chat: str) -> None:

@@ -5,7 +5,8 @@ The factor comes from the parsed text ("4x", "twice"), else from a requested wid
 (4x for small images, 2x above 512 px). Factors above 4 are clamped to 4 and said so; an explicit factor
 whose output would exceed `max_output_pixels` is refused with the numbers and a factor that fits. A model
 of native scale n is applied once (or twice when n is smaller than the factor) and the result is resized to
-the exact size with Lanczos; an alpha channel is carried over with Lanczos.
+the exact size with Lanczos; an alpha channel is carried over with Lanczos. Progress goes to the request per
+tile ("Upscaling: tile 3 of 16"), and the request's cancel event is checked before every tile.
 """
 
 from __future__ import annotations
@@ -76,13 +77,23 @@ def upscale_with_model(image, factor: float, native_scale: int, model_fn, *, til
     for index in range(passes):
         rgb, used_tile = upscale_with_oom_retry(
             rgb, model_fn, native_scale, tile=used_tile, overlap=overlap, cancelled=request.cancelled,
-            progress=lambda done, i=index: request.report((i + done) / passes * 0.95, "Upscaling"))
+            progress=lambda done, total, i=index: request.report((i + done / total) / passes * 0.95,
+                                                                 _tile_words(done, total, i, passes)))
     result = Image.fromarray((np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), "RGB")
     if result.size != target:
         result = result.resize(target, Image.Resampling.LANCZOS)
     if image.mode == "RGBA":
         result.putalpha(image.getchannel("A").resize(target, Image.Resampling.LANCZOS))
     return result, {"native_scale": native_scale, "passes": passes, "tile": used_tile}
+
+
+def _tile_words(done: int, total: int, index: int, passes: int) -> str:
+    """"Upscaling: tile 3 of 16" (the tile being worked on), "…, pass 2 of 2" when the model runs twice."""
+    if done < total:
+        words = f"Upscaling: tile {done + 1} of {total}"
+    else:
+        words = f"Upscaling: {total} of {total} tiles done"
+    return words + (f", pass {index + 1} of {passes}" if passes > 1 else "")
 
 
 def build_result(request: CapabilityRequest, source, image, *, factor: float, model_id: str, backend: str,

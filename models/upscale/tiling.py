@@ -4,6 +4,8 @@ Memory of a convolutional upscaler grows with the input area, so large inputs ar
 pieces that overlap by `overlap` pixels; each output tile is weighted by a linear ramp across the overlaps
 (and 1 elsewhere), so neighbouring tiles cross-fade instead of meeting at a visible seam. When the model runs
 out of memory, `upscale_with_oom_retry` frees memory and tries again with half the tile, down to `min_tile`.
+Progress is reported per tile (`progress(done, total)`: once with 0 before the first tile, then after each one)
+and the cancel check runs before every tile, so a long upscale shows how far it is and stops within one tile.
 Works on float32 HxWxC arrays in [0, 1]; the model function is any callable with the same convention.
 """
 
@@ -20,6 +22,7 @@ from models.cache import free_accelerator_memory, is_out_of_memory
 log = logging.getLogger(__name__)
 
 ModelFn = Callable[[np.ndarray], np.ndarray]
+TileProgress = Callable[[int, int], None]  # (tiles done, tiles in all)
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -43,20 +46,24 @@ def _ramp(size: int, ramp_in: int, ramp_out: int) -> np.ndarray:
 
 
 def upscale_tiled(image: np.ndarray, model_fn: ModelFn, scale: int, *, tile: int, overlap: int = 16,
-                  progress: Callable[[float], None] | None = None,
+                  progress: TileProgress | None = None,
                   cancelled: Callable[[], bool] | None = None) -> np.ndarray:
     """`model_fn` over `image` (H, W, C float32) tile by tile; returns the (H*scale, W*scale, C) blend."""
     height, width = image.shape[:2]
+    overlap = min(overlap, tile // 2)  # an overlap as wide as the tile would make a tile per pixel
     ys, xs = tile_starts(height, tile, overlap), tile_starts(width, tile, overlap)
-    if len(ys) == 1 and len(xs) == 1:
-        return _checked(model_fn(image), image.shape, scale)
+    total, done = len(ys) * len(xs), 0
+    _tile_done(progress, 0, total)
+    if total == 1:
+        _check_cancel(cancelled)
+        result = _checked(model_fn(image), image.shape, scale)
+        _tile_done(progress, 1, 1)
+        return result
     out = np.zeros((height * scale, width * scale, image.shape[2]), dtype=np.float32)
     weight_sum = np.zeros((height * scale, width * scale, 1), dtype=np.float32)
-    total, done = len(ys) * len(xs), 0
     for iy, y in enumerate(ys):
         for ix, x in enumerate(xs):
-            if cancelled is not None and cancelled():
-                raise Cancelled("Upscaling was cancelled.")
+            _check_cancel(cancelled)
             piece = image[y:y + tile, x:x + tile]
             result = _checked(model_fn(piece), piece.shape, scale)
             h, w = piece.shape[:2]
@@ -72,9 +79,18 @@ def upscale_tiled(image: np.ndarray, model_fn: ModelFn, scale: int, *, tile: int
             out[y * scale:(y + h) * scale, x * scale:(x + w) * scale] += result * weights
             weight_sum[y * scale:(y + h) * scale, x * scale:(x + w) * scale] += weights
             done += 1
-            if progress is not None:
-                progress(done / total)
+            _tile_done(progress, done, total)
     return out / np.maximum(weight_sum, 1e-8)
+
+
+def _check_cancel(cancelled) -> None:
+    if cancelled is not None and cancelled():
+        raise Cancelled("Upscaling was cancelled.")
+
+
+def _tile_done(progress: TileProgress | None, done: int, total: int) -> None:
+    if progress is not None:
+        progress(done, total)
 
 
 def upscale_with_oom_retry(image: np.ndarray, model_fn: ModelFn, scale: int, *, tile: int, overlap: int = 16,

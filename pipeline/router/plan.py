@@ -1,15 +1,14 @@
-"""Compound requests: split one message into an ordered plan of capability runs, without an LLM.
+"""Compound requests: one message as an ordered plan of capability runs, without an LLM.
 
 "draw a lighthouse, then upscale it 2x" is two steps; "a cat and a dog on a sofa" is one. `split_clauses`
-cuts the message at strong connectors ("then", "after that", "afterwards", "followed by", ";", a new sentence,
-and their Spanish/French/German/Portuguese/Italian/Japanese/Chinese counterparts) and at weak ones ("and", a
-comma, "also", "plus") only where a command verb follows and the words before it already form a command ("remove
-the watermark and upscale it", not "sharpen and upscale this", "black and white" or "mountains and rivers").
+(`clauses.py`) cuts the message where a new command starts and orders the clauses as the connectors say.
 `make_plan` then classifies each clause in the context it will run in (the first one with the message's
-attachments, later ones on the previous step's output), and merges what is not a step of its own: a clause too
+attachments, later ones on the previous step's output) and merges what is not a step of its own: a fragment too
 doubtful to act on, or a chat filler, joins the step before it; two clauses with the same intent are one run
 (except basic edits, which the user listed one by one); "…and put it on white" joins a background removal as its
-replacement colour. A message that stays one step is routed whole, exactly as a single request. Pure Python.
+replacement colour — only a colour said of the background, never "make it black and white", which is an edit. A
+command clause that names a capability stays a step even when its intent is unsure. A message that stays one
+step is routed whole, exactly as a single request. Pure Python.
 """
 
 from __future__ import annotations
@@ -17,8 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from core.vocabulary import BACKGROUND_REMOVAL, CHAT, HUMAN_NAMES, IMAGE_EDIT
+from core.vocabulary import (BACKGROUND_REMOVAL, CHAT, HUMAN_NAMES, IMAGE_EDIT, IMAGE_GENERATION, STYLE_TRANSFER,
+                             UPSCALE)
 from pipeline.classify import ClassifyContext, Intent
+from pipeline.router.clauses import request_part, split_clauses
+
+__all__ = ["Plan", "Step", "make_plan", "split_clauses", "is_background_only"]
 
 # What a step is called on the routing card and in progress messages.
 STEP_LABELS = {
@@ -36,53 +39,30 @@ EDIT_LABELS = {"rotate": "Rotate", "flip": "Flip", "crop": "Crop", "resize": "Re
                "contrast": "Contrast", "saturation": "Saturation", "grayscale": "Black and white", "blur": "Blur",
                "sharpen": "Sharpen"}
 
-_STRONG = re.compile(
-    r"\s*(?:"
-    r"[;!]\s*(?:and\s+)?(?:then\s+)?|\.\s+(?=\S)|"
-    r",?\s*(?:and\s+|&\s+)?(?:then|after that|afterwards|afterward|after this|after which|following that|"
-    r"once (?:that'?s|that is|it'?s|it is) done|when (?:that'?s|it'?s) done|and finally|finally|"
-    r"followed by|next|subsequently|lastly)\b,?\s*|"
-    # es / pt / it / fr / de: "y luego", "y después", "e depois", "e poi", "puis", "ensuite", "dann", "danach"
-    r",?\s*(?:y|e|et|und)?\s*(?:luego|despu[eé]s|depois|em seguida|poi|dopo|quindi|successivamente|puis|ensuite|"
-    r"apr[eè]s [cç]a|dann|danach|anschlie[sß]end|au final|y finalmente|e infine)\b,?\s*|"
-    # ja / zh: "…てから", "その後", "然后", "之后", "再"
-    r"(?:してから|て、|その後|それから|次に|然后|之后|接着|再把|再)"
-    r")\s*", re.I)
-_WEAK = re.compile(r"\s*(?:,\s*(?:and\s+|also\s+|plus\s+)?|\s(?:and(?: also)?|&|also|plus|as well as)\s+)\s*", re.I)
-
-# Verbs that open a command ("… and upscale it", "…, remove the bg"), after optional polite words.
-_POLITE = (r"(?:(?:please|pls|plz|also|then|now|maybe|could you|can you|would you|can u|could u|and|just|lastly|"
-           r"first|firstly|first of all|to start|start by|begin by)[\s,]+)*")
-_COMMAND_VERBS = (
-    "remove", "erase", "delete", "get rid", "take out", "take away", "cut out", "cut", "clean up", "wipe", "lose",
-    "ditch", "drop", "strip", "eliminate", "upscale", "up-scale", "upres", "enlarge", "enhance", "sharpen", "blur",
-    "rotate", "flip", "mirror", "crop", "resize", "shrink", "brighten", "darken", "lighten", "increase", "decrease",
-    "boost", "reduce", "lower", "raise", "bump", "add", "apply", "make", "turn", "convert", "change", "style",
-    "stylize", "stylise", "restyle", "give", "put", "place", "set", "swap", "replace", "switch", "generate",
-    "create", "draw", "paint", "render", "design", "sketch", "illustrate", "fix", "restore", "colorize", "colourize",
-    "saturate", "desaturate", "double", "triple", "quadruple", "scale", "zoom", "transform", "adjust", "straighten",
-    "invert", "isolate", "extract", "mask", "transparent", "upsize", "super-resolve", "tone", "warm", "cool",
-    "improve", "erase", "blow up", "bring", "give", "redo", "regenerate", "export", "save", "desaturate",
-)
-_COMMAND_START = re.compile(rf"^{_POLITE}(?:{'|'.join(re.escape(v) for v in sorted(set(_COMMAND_VERBS), key=len, reverse=True))})"
-                            r"(?:s|d|ed|ing)?\b", re.I)
-# Phrases whose "and" is not a connector.
-_PROTECTED = re.compile(r"\b(?:black\s*(?:and|&|n)\s*white|salt and pepper|rock and roll|pen and ink|"
-                        r"(?:bigger|larger|sharper|clearer|crisper|brighter|darker|smaller) and (?:bigger|larger|sharper|"
-                        r"clearer|crisper|brighter|darker|smaller|better|more \w+)|up and down|left and right|"
-                        r"back and forth|width and height|height and width|this and that)\b", re.I)
-# "…, lose it": a bare verb + pronoun after a description refers to what was just named, it is no new step.
-_PRONOUN_ONLY = re.compile(r"^\S+(?:\s+(?:rid|out|away|off|of|up))*\s+(?:it|them|him|her|this|that|those|these)"
-                           r"(?:\s+(?:please|pls|plz|too|as well))?[\s.!]*$", re.I)
-# A new picture described without a verb ("a red barn at dusk, and upscale it 2x") may open a plan; a remark
-# about the image ("it's only 800px wide, can you…", "there's a bin, lose it") does not.
-_DESCRIPTION = re.compile(r"^(?:(?:a|an|some|one|two|three|four|\d+)\s+|(?:photo|picture|image|portrait|painting|"
-                          r"illustration|drawing|render|sketch)s?\s+of\b)", re.I)
+# "…, put it on white", "…and make it transparent": a background removal's replacement colour, not a step.
 _BACKGROUND_ONLY = re.compile(
     r"^(?:(?:please|pls|and|also|then)\s+)*(?:(?:put|place|set|drop|paste|stick)\s+(?:it|them|him|her|this|that|the \w+)\s+"
     r"(?:on|onto|against|over|in front of)\b|(?:make|leave|keep)\s+(?:it|the (?:background|bg|backdrop))\s+"
     r"(?:transparent|white|black|plain)\b|(?:on|against)\s+(?:a\s+)?(?:plain\s+|solid\s+|pure\s+)?\w+(?:\s+background)?$|"
-    r"(?:with\s+)?(?:a\s+)?(?:transparent|white|black|plain|solid \w+) (?:background|bg|backdrop)\b)", re.I)
+    r"(?:with\s+|give it\s+)?(?:a\s+)?(?:transparent|white|black|plain|solid \w+|\w+ colou?red) (?:background|bg|backdrop)\b|"
+    r"(?:make|turn|change|set|paint|colou?r)\s+the (?:background|bg|backdrop)\b|"
+    r"(?:replace|fill|swap)\s+(?:it|them|the (?:background|bg|backdrop))\s+(?:with|for)\s+(?:an?\s+)?(?:solid\s+|plain\s+|pure\s+)?"
+    r"[a-z]+(?:\s+[a-z]+)?\s*$)", re.I)
+# Words that make a clause an edit of the picture's colours ("make it black and white"), whatever else it says.
+_GRAYSCALE = re.compile(r"\b(?:black\s*(?:and|&|n|-n-|-and-)\s*white|b\s*[&/]\s*w|gr[ae]y\s*-?\s*scale|monochrome|"
+                        r"desaturat\w*|sepia)\b", re.I)
+# A clause that gives an order: a fragment such as "watercolor" or "soft light" is not one.
+_ORDER = re.compile(r"^(?:(?:please|pls|and|also|then|now|just|could you|can you|would you)\s+)*[a-z]+(?:\s+\w+)?\s+"
+                    r"(?:it|this|that|them|the|a|an|my|to|into|by|up|out|off|away|\d)", re.I)
+
+
+# A style asked for by what it looks like, even one the catalogue does not know ("like a postcard from the 60s").
+_STYLE_NAMED = re.compile(r"\b(?:like|into|as an?|style|styled|in the manner of|aesthetic|filter)\b", re.I)
+
+
+def is_background_only(clause: str) -> bool:
+    """Does `clause` only say what the removed background becomes ("put it on a navy backdrop")?"""
+    return bool(_BACKGROUND_ONLY.search(clause)) and not _GRAYSCALE.search(clause)
 
 
 @dataclass
@@ -119,94 +99,20 @@ class Plan:
                 for s in self.steps]
 
 
-def _protect(text: str) -> tuple[str, dict[str, str]]:
-    """Replace the phrases whose 'and' is no connector by placeholders (restored after splitting)."""
-    table: dict[str, str] = {}
-
-    def hide(match: re.Match) -> str:
-        key = f"\x00{len(table)}\x00"
-        table[key] = match.group(0)
-        return key
-
-    return _PROTECTED.sub(hide, text), table
-
-
-def _restore(text: str, table: dict[str, str]) -> str:
-    for key, value in table.items():
-        text = text.replace(key, value)
-    return text
-
-
-_BEFORE_THAT = re.compile(r"^(?:but\s+)?(?:first(?:ly)?|before (?:that|this|you do that|doing that|anything else))\b[\s,]*",
-                          re.I)
-
-
-def split_clauses(text: str) -> list[str]:
-    """The message cut into the clauses that may be steps of their own (one clause = no split), in the order
-    they should run ("upscale it, but first draw a tiger" puts the drawing first)."""
-    clauses = _split(text)
-    for index in range(1, len(clauses)):
-        if _BEFORE_THAT.match(clauses[index]) and not _BEFORE_THAT.match(clauses[0]):
-            moved = clauses.pop(index)
-            clauses.insert(0, _BEFORE_THAT.sub("", moved) or moved)
-            break
-    return clauses
-
-
-# "after you draw a fox, upscale it": the opening clause runs first, the comma is a strong connector.
-_AFTER_YOU = re.compile(r"^(?:after|once|when)\s+(?:you(?:'ve| have| are done| finish)?\s+|you'?re done\s+|"
-                        r"u\s+)?(?:(?:with\s+)?(?:generating|drawing|making|creating))?(?P<first>[^,;]+?),\s*(?P<then>.+)$",
-                        re.I)
-
-
-def _split(text: str) -> list[str]:
-    text = " ".join((text or "").split())
-    opening = _AFTER_YOU.match(text)
-    if opening and _COMMAND_START.search(opening.group("then")):
-        return _split(opening.group("first")) + _split(opening.group("then"))
-    hidden, table = _protect(text)
-    strong = [p for p in (s.strip(" ,.") for s in _STRONG.split(hidden)) if p]
-    clauses: list[str] = []
-    for part in strong or [hidden.strip()]:
-        start = 0  # where the clause being built begins in `part`
-        for match in _WEAK.finditer(part):
-            current, piece = part[start:match.start()], part[match.end():]
-            if _COMMAND_START.search(piece) and _is_command(current) and (
-                    _COMMAND_START.search(current) or (start == 0 and _DESCRIPTION.search(current)
-                                                       and not _PRONOUN_ONLY.search(_next_clause(piece)))):
-                clauses.append(current)
-                start = match.end()
-        clauses.append(part[start:])
-    return [_restore(c, table).strip(" ,.;") for c in clauses if c.strip(" ,.;")]
-
-
-def _next_clause(text: str) -> str:
-    """The words up to the next weak connector (what `_PRONOUN_ONLY` looks at)."""
-    return _WEAK.split(text, maxsplit=1)[0]
-
-
-def _is_command(words: str) -> bool:
-    """A clause that can stand alone as a step: more than a bare verb ("sharpen" in "sharpen and upscale this")."""
-    tokens = re.findall(r"[\w'-]+", words)
-    if len(tokens) >= 2:
-        return True
-    return bool(tokens) and not _COMMAND_START.fullmatch(tokens[0])
-
-
 def make_plan(text: str, context: ClassifyContext, route) -> Plan:
     """Plan for `text`; `route(text, context) -> Intent` is the router's single-request classifier."""
     clauses = split_clauses(text)
     if len(clauses) <= 1:
-        return Plan([Step(text, route(text, context))])
+        return Plan([_single(text, context, route)])
     steps: list[Step] = []
     for index, clause in enumerate(clauses):
-        clause_context = context if index == 0 else ClassifyContext(n_images=0, has_latest_image=True)
-        if steps and steps[-1].intent.name == BACKGROUND_REMOVAL and _BACKGROUND_ONLY.search(clause):
+        clause_context = context if not steps else ClassifyContext(n_images=0, has_latest_image=True)
+        if steps and steps[-1].intent.name == BACKGROUND_REMOVAL and is_background_only(clause):
             steps[-1] = _joined(steps[-1], clause, route, context if len(steps) == 1 else clause_context)
+            _set_background(steps[-1], clause, route)
             continue
         intent = route(clause, clause_context)
-        if steps and (intent.ambiguous or intent.name == CHAT or
-                      (intent.name == steps[-1].intent.name and intent.name != IMAGE_EDIT)):
+        if steps and _not_a_step_of_its_own(intent, clause, steps[-1]):
             steps[-1] = _joined(steps[-1], clause, route, context if len(steps) == 1 else clause_context,
                                 keep=steps[-1].intent.name)
             continue
@@ -215,8 +121,57 @@ def make_plan(text: str, context: ClassifyContext, route) -> Plan:
         steps.append(Step(clause, intent))
     steps = [s for s in steps if s.intent.name != CHAT] or steps
     if len(steps) <= 1:
-        return Plan([Step(text, route(text, context))])
+        whole = _single(text, context, route)
+        stated = steps[0].intent.params.get("background") if steps else None
+        if stated and whole.intent.name == BACKGROUND_REMOVAL:  # "cut out the cat and put it on black"
+            whole.intent.params["background"] = stated
+        return Plan([whole])
     return Plan(steps)
+
+
+def _single(text: str, context: ClassifyContext, route) -> Step:
+    """One request, routed whole; after a remark ("the image is blurry, can you make it sharper?") the edit or the
+    upscale factor is read from the words that ask for it, not from the remark."""
+    step = Step(text, route(text, context))
+    if step.intent.name not in (IMAGE_EDIT, UPSCALE):
+        return step
+    part = request_part(text)
+    if part:
+        asked = route(part, context, forced_intent=step.intent.name).params
+        if asked.get("operation") or asked.get("scale"):
+            step.intent.params = asked
+    return step
+
+
+def _not_a_step_of_its_own(intent: Intent, clause: str, previous: Step) -> bool:
+    """A chat filler, the same run again, or a doubtful fragment ("…, watercolor") belongs to the step before."""
+    if intent.name == CHAT:
+        return True
+    if intent.name == previous.intent.name:
+        return intent.name != IMAGE_EDIT
+    if previous.intent.name == IMAGE_GENERATION and intent.name == IMAGE_EDIT and not intent.params.get("operation"):
+        return True  # "draw a logo and make it minimalist": no edit named, it describes the new picture
+    if intent.name == STYLE_TRANSFER and not any(intent.params.get(k) for k in ("style", "style_key", "style_name")) \
+            and not _STYLE_NAMED.search(clause):
+        return True  # "…, make it look natural": no style named, a wish about the step before
+    return intent.ambiguous and not _ORDER.search(clause)
+
+
+_PLAIN_COLOUR = re.compile(r"^(?:(?:please|pls|and|also|then)\s+)*(?:(?:make|leave|keep|turn)\s+it|(?:replace|fill|swap)\s+"
+                           r"(?:it|them|the (?:background|bg|backdrop))\s+(?:with|for))\s+(?:an?\s+)?(?:solid\s+|plain\s+|"
+                           r"pure\s+)?(?P<c>[a-z]+(?:\s+[a-z]+)?)\s*$", re.I)
+
+
+def _set_background(step: Step, clause: str, route) -> None:
+    """The colour the joined clause gives the background wins over what the longer text suggested ("cut out"
+    reads as transparent): "put it on black" is a black background, "…and make it white" a white one."""
+    stated = route(clause, ClassifyContext(n_images=1), forced_intent=BACKGROUND_REMOVAL).params.get("background")
+    plain = _PLAIN_COLOUR.match(clause)
+    if not stated and plain:
+        stated = route(f"on a {plain.group('c')} background", ClassifyContext(n_images=1),
+                       forced_intent=BACKGROUND_REMOVAL).params.get("background")
+    if stated:
+        step.intent.params["background"] = stated
 
 
 def _joined(step: Step, clause: str, route, context: ClassifyContext, keep: str | None = None) -> Step:
