@@ -345,3 +345,36 @@ def test_message_text_never_makes_the_browser_load_anything(browser_page):
     page.wait_for_selector("#msg textarea")
     wait_text(page, "Here is what I can do", timeout=30_000)
     assert requests_seen == []
+
+
+def test_after_a_two_step_plan_a_chip_acts_on_the_final_image(browser_page, photo):
+    """"remove the background and then make it black and white" stores two images; a chip under that reply then
+    works on the last one (the grey cut-out), not on the middle step's image."""
+    import sqlite3
+
+    server, page = browser_page
+    page.goto(server.url, wait_until="load")
+    page.wait_for_selector("#msg textarea")
+    page.click("#new-chat")
+    send(page, "remove the background and then make it black and white", attach_path=photo)
+    page.wait_for_function("document.querySelectorAll('#chat [data-testid=bot] img').length >= 2", timeout=120_000)
+    chips = page.locator("#chat button.option")
+    chips.first.wait_for()
+    labels = chips.all_inner_texts()
+    skip = ("not what i meant", "paint", "try again", "erase", "style")
+    target = next(i for i, label in enumerate(labels) if not any(word in label.lower() for word in skip))
+    with sqlite3.connect(server.data_dir / "gateway.sqlite3") as db:
+        plan_images = [row[0] for row in db.execute(
+            "SELECT mi.image_id FROM message_images mi WHERE mi.message_id = (SELECT MAX(id) FROM messages "
+            "WHERE role = 'assistant') ORDER BY mi.position")]
+    assert len(plan_images) == 2, plan_images
+    before = bot_images(page).count()
+    chips.nth(target).click()
+    page.wait_for_function(f"document.querySelectorAll('#chat [data-testid=bot] img').length > {before}",
+                           timeout=120_000)
+    with sqlite3.connect(server.data_dir / "gateway.sqlite3") as db:
+        recipe = db.execute("SELECT i.recipe FROM images i JOIN message_images mi ON mi.image_id = i.id WHERE "
+                            "mi.message_id = (SELECT MAX(id) FROM messages WHERE role = 'assistant')").fetchone()[0]
+    import json
+
+    assert json.loads(recipe)["parent_ids"] == [plan_images[-1]], (labels[target], recipe)
