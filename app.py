@@ -30,7 +30,7 @@ log = logging.getLogger("gateway")
 
 def prepare(settings: Settings):
     """Restore the backup into an empty data dir, then settle the owner secret; returns (settings, backup)."""
-    from pipeline.identity import resolve_owner_secret
+    from pipeline.boundary.identity import resolve_owner_secret
     from pipeline.store.backup import Backup
 
     backup = Backup.from_settings(settings)
@@ -55,12 +55,12 @@ def build_app(settings: Settings):
     from models.cache import model_cache_for
     from models.registry import build_registry
     from pipeline.executors import build_executor
-    from pipeline.identity import resolve_owner_secret
-    from pipeline.presets import seed_templates
-    from pipeline.process import Pipeline
-    from pipeline.recovery import repair_interrupted
-    from pipeline.refine import Refiner
-    from pipeline.router import Router
+    from pipeline.boundary.identity import resolve_owner_secret
+    from pipeline.understand.presets import seed_templates
+    from pipeline.run.process import Pipeline
+    from pipeline.run.recovery import repair_interrupted
+    from pipeline.understand.refine import Refiner
+    from pipeline.understand.router import Router
     from pipeline.store import Store
     from ui.handlers import Handlers
     from ui.layout import build_ui

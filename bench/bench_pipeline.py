@@ -42,10 +42,10 @@ def build(data_dir: Path):
     from core.settings import Settings
     from models.cache import ModelCache
     from models.registry import build_registry
-    from pipeline.presets import seed_templates
-    from pipeline.process import Pipeline
-    from pipeline.refine import Refiner
-    from pipeline.router import Router
+    from pipeline.understand.presets import seed_templates
+    from pipeline.run.process import Pipeline
+    from pipeline.understand.refine import Refiner
+    from pipeline.understand.router import Router
     from pipeline.store import Store
 
     settings = Settings.from_env({}, data_dir=data_dir)
@@ -58,7 +58,7 @@ def build(data_dir: Path):
 
 
 def bench_pipeline(n: int, photo_png: bytes):
-    from pipeline.identity import owner_from_token
+    from pipeline.boundary.identity import owner_from_token
 
     owner = owner_from_token("bench-owner-token", "s")
     with tempfile.TemporaryDirectory() as tmp:

@@ -41,10 +41,10 @@ def main() -> int:
     from core.settings import Settings
     from models.cache import model_cache_for
     from models.registry import build_registry
-    from pipeline.identity import owner_from_token
-    from pipeline.process import Pipeline
-    from pipeline.refine import Refiner
-    from pipeline.router import Router
+    from pipeline.boundary.identity import owner_from_token
+    from pipeline.run.process import Pipeline
+    from pipeline.understand.refine import Refiner
+    from pipeline.understand.router import Router
     from pipeline.store import Store
 
     folder = Path(tempfile.mkdtemp(prefix="bench-result-cache-"))

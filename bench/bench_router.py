@@ -71,8 +71,8 @@ def main() -> int:
     from core.settings import Settings
     from models.cache import ModelCache
     from models.registry import build_registry
-    from pipeline.classify import ClassifyContext
-    from pipeline.router import Router
+    from pipeline.understand.classify import ClassifyContext
+    from pipeline.understand.router import Router
 
     settings = Settings.from_env()
     router = Router(settings, build_registry(settings, ModelCache(2**30)))

@@ -24,7 +24,7 @@ import time
 from collections import Counter
 
 from core.vocabulary import INTENTS
-from pipeline.classify import ClassifyContext
+from pipeline.understand.classify import ClassifyContext
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def build_router():
     from core.settings import Settings
     from models.cache import model_cache_for
     from models.registry import build_registry
-    from pipeline.router import Router
+    from pipeline.understand.router import Router
 
     settings = Settings.from_env()
     try:

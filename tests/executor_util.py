@@ -71,10 +71,10 @@ def registry_with_test_backends(settings, cache, device="cpu"):
 
 def make_front(settings, executor=None, registry=None):
     """A real Pipeline (store, router, refiner) whose runs go through `executor` (None = local)."""
-    from pipeline.presets import seed_templates
-    from pipeline.process import Pipeline
-    from pipeline.refine import Refiner
-    from pipeline.router import Router
+    from pipeline.understand.presets import seed_templates
+    from pipeline.run.process import Pipeline
+    from pipeline.understand.refine import Refiner
+    from pipeline.understand.router import Router
     from pipeline.store import Store
 
     store = Store(settings.db_path, settings.images_dir)

@@ -107,7 +107,7 @@ def test_the_generated_secret_is_kept_in_the_data_dir_and_the_log_says_where_to_
 
 
 def test_no_response_reveals_the_owner_secret_or_its_owner_id_key(space, photo):
-    from pipeline.identity import browser_state_key, export_key
+    from pipeline.boundary.identity import browser_state_key, export_key
 
     secret = (space.data_dir / "owner_secret").read_text().strip()
     forbidden = {"owner secret": secret, "export-name key": export_key(secret)}
@@ -132,7 +132,7 @@ def test_no_response_reveals_the_owner_secret_or_its_owner_id_key(space, photo):
     for what, value in forbidden.items():
         assert value not in everything, f"the {what} was sent to a client"
     # The owner ids the store keeps are HMACs keyed with the secret: none may reach a client either.
-    from pipeline.identity import owner_from_token
+    from pipeline.boundary.identity import owner_from_token
 
     assert owner_from_token(ALICE, secret) not in everything
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.classify import Intent
+from pipeline.understand.classify import Intent
 from pipeline.evaluate import evaluate, judge
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,7 +111,7 @@ class _ScriptedPlanner(_ScriptedRouter):
     """Plans from a table: text → [(intent, params), ...]."""
 
     def plan(self, text, context):
-        from pipeline.router.plan import Plan, Step
+        from pipeline.understand.router.plan import Plan, Step
 
         steps = self.answers.get(text, [("chat", {})])
         return Plan([Step(text, Intent(name=n, confidence=0.9, params=p, source="scripted")) for n, p in steps])

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.identity import owner_from_token
+from pipeline.boundary.identity import owner_from_token
 from tests.test_pipeline import make_pipeline, send
 from tests.test_schema import db_state
 

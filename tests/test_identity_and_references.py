@@ -5,8 +5,8 @@ from PIL import Image
 
 from core.errors import MissingInput, Unauthorized
 from models.contracts import Capability, InputImage
-from pipeline.identity import new_browser_token, owner_from_token, owner_from_user
-from pipeline.references import resolve_inputs
+from pipeline.boundary.identity import new_browser_token, owner_from_token, owner_from_user
+from pipeline.run.references import resolve_inputs
 
 
 def test_owner_ids_are_stable_secret_dependent_and_kind_separated():

@@ -1,15 +1,15 @@
 """Targets, pronouns and cues: what a message names, refers back to, or only seems to ask for
-(pipeline.params, pipeline.router, pipeline.targets)."""
+(pipeline.understand.params, pipeline.understand.router, pipeline.run.targets)."""
 
 import pytest
 
 from core.settings import Settings
 from models.cache import ModelCache
 from models.registry import build_registry
-from pipeline.classify import ClassifyContext
-from pipeline.params import extract_negative, extract_params
-from pipeline.router import Router
-from pipeline.targets import named_object
+from pipeline.understand.classify import ClassifyContext
+from pipeline.understand.params import extract_negative, extract_params
+from pipeline.understand.router import Router
+from pipeline.run.targets import named_object
 from tests.test_pipeline import make_pipeline, png, send
 
 NO_IMAGE, ONE_IMAGE, TWO_IMAGES, LATEST = ClassifyContext(), ClassifyContext(1), ClassifyContext(2), ClassifyContext(0, True)

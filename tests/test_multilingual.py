@@ -1,4 +1,4 @@
-"""The router in Spanish, French, German, Portuguese, Italian, Japanese and Chinese (pipeline.router.multilingual):
+"""The router in Spanish, French, German, Portuguese, Italian, Japanese and Chinese (pipeline.understand.router.multilingual):
 language identification, intents on phrases it never saw, English untouched, and what it may import."""
 
 import io
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from pipeline.classify import ClassifyContext
+from pipeline.understand.classify import ClassifyContext
 from pipeline.evaluate import evaluate
-from pipeline.router import Router
-from pipeline.router.multilingual import MULTILINGUAL_EXAMPLES_PATH, MultilingualModel
+from pipeline.understand.router import Router
+from pipeline.understand.router.multilingual import MULTILINGUAL_EXAMPLES_PATH, MultilingualModel
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -109,7 +109,7 @@ def test_multilingual_intents(router, text, context, intent):
 
 
 def test_without_the_embedding_package_english_still_routes(tmp_path, monkeypatch):
-    import pipeline.router.multilingual as multilingual
+    import pipeline.understand.router.multilingual as multilingual
 
     monkeypatch.setattr(multilingual, "PACKAGED_MODULE", "no_such_module_here")
     router = Router(Settings.from_env({}, data_dir=tmp_path, router_backend="lexical"))
@@ -119,8 +119,8 @@ def test_without_the_embedding_package_english_still_routes(tmp_path, monkeypatc
 
 
 def test_routing_a_foreign_message_imports_no_torch(tmp_path):
-    code = ("import sys; from core.settings import Settings; from pipeline.router import Router; "
-            "from pipeline.classify import ClassifyContext; "
+    code = ("import sys; from core.settings import Settings; from pipeline.understand.router import Router; "
+            "from pipeline.understand.classify import ClassifyContext; "
             f"r = Router(Settings.from_env({{}}, data_dir={str(tmp_path)!r})); "
             "i = r.route('dibuja un faro en una isla', ClassifyContext()); "
             "print(i.name, i.source, 'torch' in sys.modules, 'diffusers' in sys.modules)")
@@ -132,8 +132,8 @@ def test_routing_a_foreign_message_imports_no_torch(tmp_path):
 def test_a_hub_model_is_fetched_on_first_use_only_when_downloads_are_allowed(tmp_path, monkeypatch):
     import huggingface_hub
 
-    from pipeline.router.embedding import SentenceEncoder
-    from pipeline.router.multilingual import UseEncoder, make_encoder
+    from pipeline.understand.router.embedding import SentenceEncoder
+    from pipeline.understand.router.multilingual import UseEncoder, make_encoder
 
     calls = []
 

@@ -1,8 +1,8 @@
-"""Parameter extraction and clamping (pipeline.params): table-driven, words as well as digits."""
+"""Parameter extraction and clamping (pipeline.understand.params): table-driven, words as well as digits."""
 
 import pytest
 
-from pipeline.params import clamp_params, extract_negative, extract_params
+from pipeline.understand.params import clamp_params, extract_negative, extract_params
 
 # (intent, message, expected subset of the extracted parameters)
 CASES = [

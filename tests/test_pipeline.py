@@ -11,12 +11,12 @@ from core.images import recipe_from_png
 from models.cache import ModelCache
 from models.contracts import Backend, Capability, CapabilityResult, OutputImage
 from models.registry import Registry, build_registry
-from pipeline.classify import Intent
-from pipeline.identity import owner_from_token
-from pipeline.presets import seed_templates
-from pipeline.process import Pipeline
-from pipeline.refine import Refiner
-from pipeline.router import Router
+from pipeline.understand.classify import Intent
+from pipeline.boundary.identity import owner_from_token
+from pipeline.understand.presets import seed_templates
+from pipeline.run.process import Pipeline
+from pipeline.understand.refine import Refiner
+from pipeline.understand.router import Router
 from pipeline.store import Store
 from tests.image_util import png
 

@@ -1,4 +1,4 @@
-"""Compound requests: the router's plan (pipeline.router.plan) and running it (pipeline.plans) on the real
+"""Compound requests: the router's plan (pipeline.understand.router.plan) and running it (pipeline.run.plans) on the real
 store, registry and capabilities — per-step images with recipe and parent, progress, cancel, a failed step."""
 
 import io
@@ -14,10 +14,10 @@ from core.images import recipe_from_png
 from core.settings import Settings
 from models.cache import ModelCache
 from models.registry import build_registry
-from pipeline.classify import ClassifyContext
+from pipeline.understand.classify import ClassifyContext
 from pipeline.evaluate import evaluate
-from pipeline.router import Router
-from pipeline.router.plan import split_clauses
+from pipeline.understand.router import Router
+from pipeline.understand.router.plan import split_clauses
 from tests.test_pipeline import ALICE, make_pipeline, png, send
 
 NO_IMAGE, ONE_IMAGE, LATEST = ClassifyContext(), ClassifyContext(1), ClassifyContext(0, True)

@@ -32,7 +32,7 @@ def test_platform_detection():
 
 
 def test_owner_secret_configured_kept_or_generated(tmp_path):
-    from pipeline.identity import SECRET_FILE, resolve_owner_secret
+    from pipeline.boundary.identity import SECRET_FILE, resolve_owner_secret
 
     assert resolve_owner_secret("mine", tmp_path) == ("mine", "GATEWAY_OWNER_SECRET")
     assert not (tmp_path / SECRET_FILE).exists()
@@ -44,7 +44,7 @@ def test_owner_secret_configured_kept_or_generated(tmp_path):
 
 
 def test_derived_keys_are_distinct_and_one_way():
-    from pipeline.identity import browser_state_key, export_key, owner_from_token
+    from pipeline.boundary.identity import browser_state_key, export_key, owner_from_token
 
     secret = "a-private-secret-value"
     keys = {browser_state_key(secret), export_key(secret), secret}

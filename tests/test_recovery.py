@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from core.errors import Interrupted
-from pipeline.recovery import INTERRUPTED_MESSAGE, repair_interrupted
-from pipeline.schema import check_context
+from pipeline.run.recovery import INTERRUPTED_MESSAGE, repair_interrupted
+from pipeline.boundary.schema import check_context
 from pipeline.store import NewImage, Store
 from tests.server_util import Server, free_port
 from tests.test_pipeline import png

@@ -1,12 +1,12 @@
-"""Prompt refinement (pipeline.refine) and the style presets (pipeline.presets): table-driven."""
+"""Prompt refinement (pipeline.understand.refine) and the style presets (pipeline.understand.presets): table-driven."""
 
 import pytest
 
 from core.errors import InvalidInput
-from pipeline.classify import Intent
-from pipeline.params import extract_params
-from pipeline.presets import PRESETS, seed_templates
-from pipeline.refine import Refiner, estimate_clip_tokens, subject_of
+from pipeline.understand.classify import Intent
+from pipeline.understand.params import extract_params
+from pipeline.understand.presets import PRESETS, seed_templates
+from pipeline.understand.refine import Refiner, estimate_clip_tokens, subject_of
 
 
 def _generation(text: str) -> Intent:

@@ -1,4 +1,4 @@
-"""The result cache (pipeline.result_cache) through process_message: hits return the stored images without
+"""The result cache (pipeline.run.result_cache) through process_message: hits return the stored images without
 running the model; regenerate and unseeded stochastic runs never hit; a new backend or model version misses;
 one owner's entries never serve another."""
 
@@ -10,9 +10,9 @@ from models.cache import ModelCache
 from models.contracts import Backend, Capability, CapabilityResult, OutputImage
 from models.registry import Registry, build_registry
 from pipeline.executors import LocalExecutor
-from pipeline.process import Pipeline
-from pipeline.refine import Refiner
-from pipeline.router import Router
+from pipeline.run.process import Pipeline
+from pipeline.understand.refine import Refiner
+from pipeline.understand.router import Router
 from pipeline.store import Store
 from tests.test_pipeline import ALICE, BOB, png, send
 

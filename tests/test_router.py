@@ -1,4 +1,4 @@
-"""The router (pipeline.router): exact rules, the learned classifier on phrases it never saw, calibration,
+"""The router (pipeline.understand.router): exact rules, the learned classifier on phrases it never saw, calibration,
 clarification, forced intents, capability parsers, and what routing may import."""
 
 import io
@@ -14,9 +14,9 @@ import pytest
 from core.settings import Settings
 from core.vocabulary import INTENTS
 from models.contracts import Capability
-from pipeline.classify import ClassifyContext
-from pipeline.router import Router, rules
-from pipeline.router.model import EXAMPLES_PATH, load_examples
+from pipeline.understand.classify import ClassifyContext
+from pipeline.understand.router import Router, rules
+from pipeline.understand.router.model import EXAMPLES_PATH, load_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 HELDOUT = Path(__file__).with_name("fixtures") / "router_heldout.jsonl"
@@ -226,8 +226,8 @@ def test_a_failing_capability_parser_is_logged_and_the_generic_parameters_stay(c
 _IMPORT_PROBE = """
 import json, sys
 from core.settings import Settings
-from pipeline.classify import ClassifyContext
-from pipeline.router import Router
+from pipeline.understand.classify import ClassifyContext
+from pipeline.understand.router import Router
 router = Router(Settings.from_env({{}}, data_dir={data_dir!r}, router_cache_dir={cache_dir!r}, router_backend={backend!r}))
 seen = {{}}
 for text, images in {messages!r}:
@@ -298,7 +298,7 @@ def test_onnx_embeddings_match_sentence_transformers(embedding_router):
 
 @pytest.mark.slow
 def test_without_onnx_the_torch_model_gives_the_same_embeddings(embedding_router, tmp_path, monkeypatch):
-    from pipeline.router import embedding
+    from pipeline.understand.router import embedding
 
     def no_export(folder):
         raise RuntimeError("export disabled for this test")

@@ -1,4 +1,4 @@
-"""The typed API boundary (pipeline.schema) on its own and in front of the real pipeline and store.
+"""The typed API boundary (pipeline.boundary.schema) on its own and in front of the real pipeline and store.
 
 Every hostile or careless value of issue 10 — wrong types, NaN/Infinity, a lone surrogate, an unknown intent,
 a `correction_of` that does not exist or is somebody else's — is `invalid_input` naming the field and leaves
@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from PIL import Image
 
 from core.errors import InvalidInput
-from pipeline.identity import owner_from_token
-from pipeline.schema import CONTEXT_KEYS, Params, check_context, check_id_text, check_message
+from pipeline.boundary.identity import owner_from_token
+from pipeline.boundary.schema import CONTEXT_KEYS, Params, check_context, check_id_text, check_message
 from tests.test_pipeline import make_pipeline, png, send
 
 ALICE = owner_from_token("alice-token-12345", "secret")

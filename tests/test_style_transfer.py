@@ -244,7 +244,7 @@ def test_paint_the_first_in_the_style_of_the_second_uses_the_second_image(settin
     """Typed in the chat with two photos: routed to style transfer, and image 2 gives the style (not a preset)."""
     from skimage import data
 
-    from pipeline.identity import owner_from_token
+    from pipeline.boundary.identity import owner_from_token
     from tests.test_pipeline import make_pipeline, png
 
     pipe, store = make_pipeline(settings)

@@ -1,4 +1,4 @@
-"""The chips under a reply, one test per rule of pipeline/suggest.py, on the real store, registry and router.
+"""The chips under a reply, one test per rule of pipeline/run/suggest.py, on the real store, registry and router.
 
 Every chip a reply offers is also sent back through the pipeline where that matters, so "the chip works" is
 checked by running it, not by looking at its label.
@@ -13,9 +13,9 @@ from core.images import recipe_from_png
 from models.cache import ModelCache
 from models.contracts import MISSING, Backend, BackendStatus
 from models.registry import build_registry
-from pipeline.identity import owner_from_token
-from pipeline.response import Response
-from pipeline.suggest import MAX_CHIPS, ChipPolicy, is_advice, is_operator_fix
+from pipeline.boundary.identity import owner_from_token
+from pipeline.run.response import Response
+from pipeline.run.suggest import MAX_CHIPS, ChipPolicy, is_advice, is_operator_fix
 from tests.test_pipeline import make_pipeline
 from tests.image_util import png
 

@@ -3,7 +3,7 @@
 import pytest
 from PIL import Image
 
-from pipeline.titles import image_name, session_title
+from pipeline.run.titles import image_name, session_title
 from tests.image_util import png
 from tests.test_pipeline import ALICE, make_pipeline, send
 

@@ -1,7 +1,7 @@
 """Chip ids: what a chip under a reply carries to the browser and back, with nothing the server must trust.
 
 A chip's message and context (the images it acts on, a forced intent, parameters) stay on the server: in the
-stored reply's metadata (`chips`, see pipeline/suggest.py) or, for a reply that was not stored (a refused
+stored reply's metadata (`chips`, see pipeline/run/suggest.py) or, for a reply that was not stored (a refused
 message), in the run that produced it. The browser only gets an opaque id, `<ref>.<slot>.<tag>`: `ref` names
 the reply (`m<message id>` or `r<run ticket>`), `slot` the chip's position (or `brush` for "Erase by
 painting"), and `tag` is an HMAC of both with the owner, keyed from the server secret. A click sends the id
@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import re
 
-from pipeline.identity import derive_key
+from pipeline.boundary.identity import derive_key
 
 BRUSH = "brush"
 _ID = re.compile(r"(?P<ref>[mr][0-9a-f]{1,32})\.(?P<slot>\d{1,2}|brush)\.(?P<tag>[0-9a-f]{24})")

@@ -7,7 +7,7 @@ first and only ever asks the store for that owner's data, so no endpoint can lis
 owner's sessions or images. Files handed back to Gradio are links to the stored PNGs under names derived from
 the owner and the server secret, kept in this instance's export folder (inside Gradio's own cache, so Gradio
 serves them where they are); deleting a session removes the owner's exports of the images it no longer has,
-so no URL handed out for them keeps working. API inputs pass `pipeline.schema` (and `ui.api_inputs`) first:
+so no URL handed out for them keeps working. API inputs pass `pipeline.boundary.schema` (and `ui.api_inputs`) first:
 a malformed value is an `invalid_input` reply naming the field, and nothing is stored.
 """
 
@@ -24,10 +24,10 @@ import uuid
 from pathlib import Path
 
 from core.errors import GatewayError, InvalidInput, NotFound
-from pipeline.identity import export_key, new_browser_token, owner_from_token, owner_from_user
-from pipeline.titles import session_title
-from pipeline.response import ERROR, Response
-from pipeline.schema import check_context, check_id_text
+from pipeline.boundary.identity import export_key, new_browser_token, owner_from_token, owner_from_user
+from pipeline.run.titles import session_title
+from pipeline.run.response import ERROR, Response
+from pipeline.boundary.schema import check_context, check_id_text
 from ui.api_inputs import InvalidFiles
 from ui.render import render_history
 from ui.throttle import MissThrottle, client_of

@@ -15,7 +15,7 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from core import platform
-from pipeline.identity import browser_state_key
+from pipeline.boundary.identity import browser_state_key
 from ui.api import api_endpoints
 from ui.browser_inputs import guard_image_editor
 from ui.events import PageEvents, wire

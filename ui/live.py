@@ -20,9 +20,9 @@ import logging
 from pathlib import Path
 
 from core.errors import GatewayError, NotFound, ServerBusy
-from pipeline import schema
-from pipeline.identity import export_key, new_browser_token
-from pipeline.response import ERROR, Response
+from pipeline.boundary import schema
+from pipeline.boundary.identity import export_key, new_browser_token
+from pipeline.run.response import ERROR, Response
 from ui.browser_inputs import clean_state, uploaded_files
 from ui.chips import BRUSH, ChipIds, message_id_of, ticket_of
 from ui.handlers import forwarded_credentials
@@ -138,7 +138,7 @@ class LiveChat:
 
     def _ui_chips(self, row) -> list[dict]:
         """"Erase by painting" under the last reply that has an image: opens the brush on that image — unless the
-        reply's own chips already hold the brush chip ("Paint it instead", see pipeline/suggest.py)."""
+        reply's own chips already hold the brush chip ("Paint it instead", see pipeline/run/suggest.py)."""
         if self._brush_image(row) is None or "object_removal" not in self.handlers.registry.available_names():
             return []
         if any((chip.get("context") or {}).get("ui") == "brush" for chip in (row.metadata or {}).get("chips") or []):

@@ -4,7 +4,7 @@ Each assistant reply becomes up to three chat messages, shown as one group: a co
 (intent, confidence, backend, model, executor, cache, the steps of a plan, timings), for an unavailable
 capability a collapsible "for the operator" part with the exact fix, and the reply itself (text + images
 inline) carrying the chips as `options`. The chips are the pipeline's `metadata["chips"]` (see
-pipeline/suggest.py); the browser gets only an opaque id per chip (`chip_id(slot)`, see ui/chips.py) and the
+pipeline/run/suggest.py); the browser gets only an opaque id per chip (`chip_id(slot)`, see ui/chips.py) and the
 server reads the chip's message and context from its own copy when it is clicked. A run in flight renders as the
 user's message (with thumbnails) and a reply bubble with its stage and a progress bar, or "waiting for your
 previous request", or "Stopped". Every text that reaches the chat is made inert first (`inert`): no HTML, no
@@ -17,7 +17,7 @@ import html
 import re
 
 from core.vocabulary import HUMAN_NAMES, unavailable_sentence
-from pipeline.suggest import MAX_CHIPS, is_advice, is_operator_fix
+from pipeline.run.suggest import MAX_CHIPS, is_advice, is_operator_fix
 
 STEP_MARKS = {"done": "✓", "failed": "✗", "skipped": "–", "running": "…", "pending": "○"}
 

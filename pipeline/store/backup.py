@@ -30,7 +30,7 @@ import threading
 import time
 from pathlib import Path
 
-from pipeline.identity import SECRET_FILE
+from pipeline.boundary.identity import SECRET_FILE
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"

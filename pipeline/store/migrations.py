@@ -100,7 +100,7 @@ def _v2_routing_corrections(conn: sqlite3.Connection) -> None:
 
 def _v3_result_cache(conn: sqlite3.Connection) -> None:
     """Finished capability runs by content key, per owner, so the same request on the same image is not redone
-    (pipeline.result_cache). The images stay in `images`; an entry whose images are gone is a miss."""
+    (pipeline.run.result_cache). The images stay in `images`; an entry whose images are gone is a miss."""
     _run(conn, [
         """CREATE TABLE result_cache (
             owner       TEXT NOT NULL,

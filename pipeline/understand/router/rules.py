@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from core.vocabulary import BACKGROUND_REMOVAL, CHAT, FACE_SWAP, IMAGE_EDIT, IMAGE_GENERATION, UPSCALE
-from pipeline.wordlists import BACKGROUND_OBJECTS, normalise
+from pipeline.understand.wordlists import BACKGROUND_OBJECTS, normalise
 
 
 def _any_image(ctx) -> bool:

@@ -1,4 +1,4 @@
-"""`python -m pipeline.router.crossval [-k 5]`: k-fold cross-validation of the router on its own phrases.
+"""`python -m pipeline.understand.router.crossval [-k 5]`: k-fold cross-validation of the router on its own phrases.
 
 Each fold's model (vectorisers included) is trained without the held-out phrases, in any context, and scores
 them in the context they were written for — with and without the MiniLM embedding. Also reports how often the
@@ -16,9 +16,9 @@ from collections import Counter
 
 import numpy as np
 
-from pipeline.router import rules
-from pipeline.router.embedding import SentenceEncoder
-from pipeline.router.model import ModelConfig, cross_validate, load_examples
+from pipeline.understand.router import rules
+from pipeline.understand.router.embedding import SentenceEncoder
+from pipeline.understand.router.model import ModelConfig, cross_validate, load_examples
 
 
 def calibration_error(confidence: list[float], correct: list[bool], bins: int = 10) -> float:
@@ -33,7 +33,7 @@ def calibration_error(confidence: list[float], correct: list[bool], bins: int = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.router.crossval", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pipeline.understand.router.crossval", description=__doc__.split("\n\n")[0])
     parser.add_argument("-k", type=int, default=5, help="number of folds (default 5)")
     parser.add_argument("--lexical-only", action="store_true", help="skip the embedding variant (no torch)")
     parser.add_argument("--threshold", type=float, default=0.5, help="clarification threshold to report on")
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(name, "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from core.settings import Settings
-    from pipeline.router import Router
+    from pipeline.understand.router import Router
 
     examples = load_examples()
     per_intent = sorted(Counter(e.intent for e in examples).items())

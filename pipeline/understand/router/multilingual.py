@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.router.model import IntentModel, ModelConfig, load_examples
+from pipeline.understand.router.model import IntentModel, ModelConfig, load_examples
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def make_encoder(setting: str, cache_dir: Path | None, allow_downloads: bool = F
     """The multilingual encoder the settings ask for: the packaged USE, or a sentence-transformers model."""
     if not (setting or "").strip():
         return UseEncoder()
-    from pipeline.router.embedding import SentenceEncoder
+    from pipeline.understand.router.embedding import SentenceEncoder
 
     return SentenceEncoder(setting, cache_dir=cache_dir, allow_downloads=allow_downloads)
 

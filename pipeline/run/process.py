@@ -1,10 +1,10 @@
 """`Pipeline.process_message`: one chat message through classify → refine → route → format.
 
 The caller (UI or API) passes the text, the session id ("" for a new session), the attached images (paths,
-bytes or PIL images) and a context dict: `owner` (an owner id from pipeline.identity, required), and
+bytes or PIL images) and a context dict: `owner` (an owner id from pipeline.boundary.identity, required), and
 optionally `mask`, `force_intent`, `params`, `image_ids` (stored images to use as attachments — chips use
 this to re-run a message), `consent`, `correction_of`, `progress`, `cancel_event`. Input that cannot be
-accepted (a value of the wrong type — see pipeline.schema —, giant text, broken image, unknown session) is
+accepted (a value of the wrong type — see pipeline.boundary.schema —, giant text, broken image, unknown session) is
 answered without writing anything; once accepted, the user message (with its session, when it is the first)
 and then the reply are stored, each message in one transaction, and whatever fails after the user message is
 stored still stores an error reply, so no message is left unanswered. Expected problems are `GatewayError`s
@@ -24,17 +24,17 @@ from core.images import DecodeBudget, encode_png, load_image, read_header
 from core.jsonable import jsonable as _jsonable
 from core.vocabulary import HUMAN_NAMES
 from models.contracts import CapabilityRequest, CapabilityResult, InputImage
-from pipeline import schema
-from pipeline.classify import ClassifyContext, Intent
-from pipeline.plans import PlanJob, plan_for, run_plan
-from pipeline.recovery import retry_action
-from pipeline.references import resolve_inputs
-from pipeline.result_cache import ResultCache
-from pipeline.response import CLARIFICATION, ERROR, Response, ResponseImage
+from pipeline.boundary import schema
+from pipeline.understand.classify import ClassifyContext, Intent
+from pipeline.run.plans import PlanJob, plan_for, run_plan
+from pipeline.run.recovery import retry_action
+from pipeline.run.references import resolve_inputs
+from pipeline.run.result_cache import ResultCache
+from pipeline.run.response import CLARIFICATION, ERROR, Response, ResponseImage
 from pipeline.store import NewImage
-from pipeline.targets import resolve_pronoun_targets
-from pipeline.titles import session_title  # the live chat names the sessions it opens with it too
-from pipeline.suggest import ChipPolicy, follow_ups, routing_actions
+from pipeline.run.targets import resolve_pronoun_targets
+from pipeline.run.titles import session_title  # the live chat names the sessions it opens with it too
+from pipeline.run.suggest import ChipPolicy, follow_ups, routing_actions
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """English glosses of the parameter words of the seven other languages, so their parameters are read too.
 
-The multilingual model decides the intent; the parameter readers (`pipeline.params`, the capabilities'
+The multilingual model decides the intent; the parameter readers (`pipeline.understand.params`, the capabilities'
 parsers) read English. `gloss(text)` returns the English words for what a Spanish, French, German, Portuguese,
 Italian, Japanese or Chinese message states about an edit ("gírala 90 grados a la derecha" → "rotate 90
 degrees right"), an upscale factor ("el doble", "das Vierfache", "2倍"), a background ("fondo blanco",

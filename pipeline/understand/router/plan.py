@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from core.vocabulary import (BACKGROUND_REMOVAL, CHAT, HUMAN_NAMES, IMAGE_EDIT, IMAGE_GENERATION, STYLE_TRANSFER,
                              UPSCALE)
-from pipeline.classify import ClassifyContext, Intent
-from pipeline.router.clauses import request_part, split_clauses
+from pipeline.understand.classify import ClassifyContext, Intent
+from pipeline.understand.router.clauses import request_part, split_clauses
 
 __all__ = ["Plan", "Step", "make_plan", "split_clauses", "is_background_only"]
 

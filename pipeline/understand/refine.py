@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 
 from core.errors import InvalidInput, NotFound
-from pipeline.params import NEGATIVE_PHRASE, clamp_params, extract_negative
-from pipeline.presets import DEFAULT_NEGATIVE, DEFAULT_QUALITY, PRESETS
+from pipeline.understand.params import NEGATIVE_PHRASE, clamp_params, extract_negative
+from pipeline.understand.presets import DEFAULT_NEGATIVE, DEFAULT_QUALITY, PRESETS
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ context and a MiniLM sentence embedding (`model.py`, `embedding.py`), else — w
 scikit-learn is missing — the same regression without the embedding, or the dependency-free
 `KeywordClassifier`. Probabilities are temperature-calibrated; below `router_min_confidence` the intent is
 marked ambiguous and the pipeline asks which of the top candidates was meant. A forced intent (the "not what
-I meant" chip) skips classification. `Intent.params` holds the generic parameters (`pipeline.params`) with
+I meant" chip) skips classification. `Intent.params` holds the generic parameters (`pipeline.understand.params`) with
 the capability's own `parse_params` merged over them. The model trains on first use or in `warm()`, once,
 behind a lock, and is cached on disk (`router_cache_dir`, content-keyed). A message never imports
 diffusers; one decided by a rule imports no model library at all.
@@ -29,16 +29,16 @@ import time
 from pathlib import Path
 
 from core.vocabulary import INTENTS
-from pipeline.classify import ClassifyContext, Intent, KeywordClassifier
-from pipeline.params import extract_params as extract_generic_params
-from pipeline.router import rules
-from pipeline.router.gloss import gloss
-from pipeline.wordlists import normalise
-from pipeline.router.embedding import SentenceEncoder
-from pipeline.router.model import EXAMPLES_PATH, IntentModel, ModelConfig, load_examples, with_context_variants
-from pipeline.router.multilingual import MultilingualModel, make_encoder
-from pipeline.router.multilingual import cache_key as multilingual_cache_key
-from pipeline.router.plan import Plan, Step, make_plan
+from pipeline.understand.classify import ClassifyContext, Intent, KeywordClassifier
+from pipeline.understand.params import extract_params as extract_generic_params
+from pipeline.understand.router import rules
+from pipeline.understand.router.gloss import gloss
+from pipeline.understand.wordlists import normalise
+from pipeline.understand.router.embedding import SentenceEncoder
+from pipeline.understand.router.model import EXAMPLES_PATH, IntentModel, ModelConfig, load_examples, with_context_variants
+from pipeline.understand.router.multilingual import MultilingualModel, make_encoder
+from pipeline.understand.router.multilingual import cache_key as multilingual_cache_key
+from pipeline.understand.router.plan import Plan, Step, make_plan
 
 log = logging.getLogger(__name__)
 

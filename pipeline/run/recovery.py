@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from core.errors import Interrupted
-from pipeline.response import ERROR, Response
+from pipeline.run.response import ERROR, Response
 
 log = logging.getLogger(__name__)
 

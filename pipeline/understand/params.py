@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.wordlists import COLOURS, IMAGE_NOUNS, NUMBER_WORDS, STYLE_TERMS, normalise
+from pipeline.understand.wordlists import COLOURS, IMAGE_NOUNS, NUMBER_WORDS, STYLE_TERMS, normalise
 
 # ---- numbers ------------------------------------------------------------------------------------------------
 _NUMBER_WORD_RE = "|".join(re.escape(w) for w in sorted(NUMBER_WORDS, key=len, reverse=True))

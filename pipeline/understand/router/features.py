@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.wordlists import BACKGROUND_OBJECTS, COLOURS, STYLE_TERMS, normalise
+from pipeline.understand.wordlists import BACKGROUND_OBJECTS, COLOURS, STYLE_TERMS, normalise
 
 _CUES: dict[str, re.Pattern] = {
     "size": re.compile(r"\b\d{2,5}\s*(?:x|by|\*)\s*\d{2,5}\b|\b\d{2,5}\s*(?:px|pixels?)\b"),

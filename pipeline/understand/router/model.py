@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from core.vocabulary import INTENTS
-from pipeline.classify import ClassifyContext
-from pipeline.router.features import lexical_document
-from pipeline.wordlists import normalise
+from pipeline.understand.classify import ClassifyContext
+from pipeline.understand.router.features import lexical_document
+from pipeline.understand.wordlists import normalise
 
 EXAMPLES_PATH = Path(__file__).with_name("training") / "intent_examples.jsonl"
 _NEEDS_ONE_IMAGE = {"background_removal", "object_removal", "style_transfer", "upscale", "image_edit"}

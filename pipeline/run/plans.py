@@ -1,6 +1,6 @@
 """Running a compound request: the router's plan, step by step, each on the previous step's output.
 
-`run_plan(pipeline, plan, job)` runs a plan of two or more steps (`pipeline.router.plan`). Before anything
+`run_plan(pipeline, plan, job)` runs a plan of two or more steps (`pipeline.understand.router.plan`). Before anything
 runs, every step's capability is checked for consent. Each step is refined from its own words, runs through
 the result cache and the executor (never the registry), and its images are encoded at once with a recipe that
 names the step and the parent image they were made from; the next step works on them (a step after one that
@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from core.errors import Cancelled, ConsentRequired, GatewayError
 from core.images import load_image
 from models.contracts import CapabilityRequest, InputImage
-from pipeline.classify import ClassifyContext
-from pipeline.references import resolve_inputs
-from pipeline.response import CLARIFICATION, ERROR, IMAGE, Response
-from pipeline.result_cache import CachedResult
+from pipeline.understand.classify import ClassifyContext
+from pipeline.run.references import resolve_inputs
+from pipeline.run.response import CLARIFICATION, ERROR, IMAGE, Response
+from pipeline.run.result_cache import CachedResult
 from pipeline.store import NewImage
-from pipeline.suggest import follow_ups
+from pipeline.run.suggest import follow_ups
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class PlanJob:
 
 def plan_for(router, text: str, context: ClassifyContext, forced_intent: str | None = None):
     """The router's plan; a router without planning gives a one-step plan of its single intent."""
-    from pipeline.router.plan import Plan, Step
+    from pipeline.understand.router.plan import Plan, Step
 
     if hasattr(router, "plan"):
         return router.plan(text, context, forced_intent=forced_intent)

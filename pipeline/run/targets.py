@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from core.vocabulary import OBJECT_REMOVAL
-from pipeline.params import extract_params
+from pipeline.understand.params import extract_params
 
 LOOK_BACK = 12  # messages
 _POINTING = (

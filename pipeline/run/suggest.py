@@ -239,7 +239,7 @@ class ChipPolicy:
         if self.router is None:
             found = (forced or _SUGGESTION_CAPABILITY.get(text, CHAT), {}, False)
         else:
-            from pipeline.classify import ClassifyContext
+            from pipeline.understand.classify import ClassifyContext
 
             intent = self.router.route(text, ClassifyContext(n_images=n_images, has_latest_image=has_latest),
                                        forced_intent=forced)
@@ -259,7 +259,7 @@ def _action_kind(action: dict) -> str:
 
 
 def _cue_intents(text: str, meta: dict) -> set[str]:
-    from pipeline.classify import ClassifyContext, KeywordClassifier
+    from pipeline.understand.classify import ClassifyContext, KeywordClassifier
 
     n = len((meta.get("inputs_at_hand") or {}).get("attachments") or [])
     latest = bool((meta.get("inputs_at_hand") or {}).get("latest"))
