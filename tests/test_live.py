@@ -48,7 +48,7 @@ def live(settings, tmp_path):
     registry = build_registry(settings, ModelCache(2**30))
     registry.get("image_edit").backends[:] = [Slow(settings)]
     pipeline, store = make_pipeline(settings, registry=registry)
-    handlers = Handlers(settings, pipeline, store, registry, pipeline.understand.router, export_dir=tmp_path / "exports")
+    handlers = Handlers(settings, pipeline, store, registry, pipeline.router, export_dir=tmp_path / "exports")
     (tmp_path / "uploads").mkdir()
     chat = LiveChat(handlers, upload_folder=tmp_path / "uploads")
     yield chat
