@@ -158,7 +158,7 @@ def test_a_run_past_the_model_time_limit_is_stopped_and_says_so(settings):
     request = CapabilityRequest("upscale", "upscale it", owner="o")
     started = time.perf_counter()
     with pytest.raises(TimeLimitExceeded, match="0.3 s"):
-        pipe.run_request(request, "o")
+        pipe.steps.run(request)
     assert time.perf_counter() - started < 2 and executor.slots.running() == 0
     store.close()
 

@@ -261,7 +261,7 @@ def test_failure_before_the_user_message_writes_nothing(settings, astronaut, mon
 
         def broken(*args, **kwargs):
             raise MemoryError("encoding failed")
-        monkeypatch.setattr(pipe, "_new_image", broken)
+        monkeypatch.setattr(pipe.replies, "new_image", broken)
         reply = send(pipe, "make it brighter", images=[png(astronaut)])
         assert reply.type == "error" and reply.error["error_id"] and reply.message_id is None
         assert db_state(store) == before and store.list_sessions(ALICE) == []

@@ -1,6 +1,6 @@
 """Running a compound request: the router's plan, step by step, each on the previous step's output.
 
-`run_plan(pipeline, plan, job)` runs a plan of two or more steps (`pipeline.understand.router.plan`). Before anything
+`run_plan(pipeline, plan, turn)` runs a plan of two or more steps (`pipeline.understand.router.plan`). Before anything
 runs, every step's capability is checked for consent. Each step is refined from its own words, runs through
 the result cache and the executor (never the registry), and its images are encoded at once with a recipe that
 names the step and the parent image they were made from; the next step works on them (a step after one that
@@ -17,38 +17,21 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 
 from core.errors import Cancelled, ConsentRequired, GatewayError
 from core.images import load_image
-from models.contracts import CapabilityRequest, InputImage
+from models.contracts import InputImage
 from pipeline.understand.classify import ClassifyContext
 from pipeline.run.references import resolve_inputs
-from pipeline.run.response import CLARIFICATION, ERROR, IMAGE, Response
+from pipeline.run.response import ERROR, IMAGE, Response
 from pipeline.run.result_cache import CachedResult
 from pipeline.store import NewImage
 from pipeline.run.suggest import follow_ups
+from pipeline.run.turn import Turn
 
 log = logging.getLogger(__name__)
 
 MAX_FAN_OUT = 4  # a step after one that made several images runs on at most this many of them
-
-
-@dataclass
-class PlanJob:
-    """Everything the pipeline knows about the message when the plan starts."""
-    text: str
-    session_id: str
-    owner: str
-    attachments: list
-    latest: object  # the session's latest image row before this message, or None
-    mask: object
-    context: dict
-    public_context: dict
-    meta: dict
-    timings: dict
-    started: float
-    attachment_ids: list = field(default_factory=list)
 
 
 def plan_for(router, text: str, context: ClassifyContext, forced_intent: str | None = None):
@@ -60,13 +43,14 @@ def plan_for(router, text: str, context: ClassifyContext, forced_intent: str | N
     return Plan([Step(text, router.route(text, context, forced_intent=forced_intent))])
 
 
-def run_plan(pipe, plan, job: PlanJob) -> Response:
+def run_plan(pipe, plan, turn: Turn) -> Response:
     entries = [{**entry, "image_ids": [], "cache_hit": False} for entry in plan.to_metadata()]
-    meta = {**job.meta, "plan": entries, "intent": plan.steps[-1].intent.name}
-    asked = _ask_consent_first(pipe, plan, job, meta)
+    meta = {**turn.meta, "plan": entries, "intent": plan.steps[-1].intent.name}
+    steps = pipe.steps
+    asked = _ask_consent_first(pipe, steps, plan, turn, meta)
     if asked is not None:
         return asked
-    progress, cancel = job.context.get("progress"), job.context.get("cancel_event")
+    progress, cancel = turn.progress, turn.cancel_event
     total = len(plan.steps)
     new_images: list[NewImage] = []
     previous: list[InputImage] | None = None
@@ -79,7 +63,7 @@ def run_plan(pipe, plan, job: PlanJob) -> Response:
         entries[index]["status"] = "running"
         _report(progress, index / total, f"Step {index + 1} of {total}: {step.label}")
         try:
-            made, last = _run_step(pipe, plan, index, previous, job, progress, cancel)
+            made, last = _run_step(pipe, steps, plan, index, previous, turn)
         except Cancelled as exc:
             entries[index].update(status="failed", message=exc.message or "cancelled")
             stopped = f"Step {index + 1} of {total} ({step.label}) was cancelled."
@@ -100,58 +84,48 @@ def run_plan(pipe, plan, job: PlanJob) -> Response:
                               cache_hit=isinstance(last, CachedResult))
         previous = [InputImage(pil, image_id=image.id, recipe=image.recipe, role="previous_step")
                     for image, pil in made][:MAX_FAN_OUT]
-        job.timings[f"step_{index + 1}_ms"] = round((time.perf_counter() - step_started) * 1000, 3)
+        turn.timings[f"step_{index + 1}_ms"] = round((time.perf_counter() - step_started) * 1000, 3)
         step_started = time.perf_counter()
     for entry in entries:
         if entry["status"] in ("pending", "running"):
             entry["status"] = "skipped"
     _report(progress, 1.0, "Plan finished" if not stopped else stopped)
-    return _reply(pipe, plan, job, meta, entries, new_images, last, stopped)
+    return _reply(pipe, plan, turn, meta, entries, new_images, last, stopped)
 
 
-def _ask_consent_first(pipe, plan, job: PlanJob, meta: dict) -> Response | None:
+def _ask_consent_first(pipe, steps, plan, turn: Turn, meta: dict) -> Response | None:
     """A step that needs consent asks before any step runs; the chip re-sends the whole message."""
-    session = pipe.store.get_session(job.session_id, job.owner)
     for step in plan.steps:
         try:
-            pipe._check_consent(pipe.registry.get(step.intent.name), session, job.owner, job.context, job.text,
-                                job.attachment_ids)
+            steps.check_consent(turn, pipe.registry.get(step.intent.name), turn.attachments, step.intent.params)
         except ConsentRequired as exc:
-            actions = [{"id": f"consent:{exc.consent_key}", "label": exc.confirm_label, "message": job.text,
-                        "context": {"consent": True, "image_ids": job.attachment_ids}}]
-            response = Response(session_id=job.session_id, message_id=None, type=CLARIFICATION, message=exc.message,
-                                metadata={**meta, "needs_consent": exc.consent_key}, actions=actions,
-                                error={"code": exc.code, "message": exc.message})
-            return pipe._store_reply(job.session_id, job.owner, response, {}, job.timings, job.started)
+            return pipe.replies.ask_consent(turn, exc, {}, meta=meta)
     return None
 
 
-def _run_step(pipe, plan, index: int, previous, job: PlanJob, progress, cancel):
+def _run_step(pipe, steps, plan, index: int, previous, turn: Turn):
     """Run step `index`; returns ([(NewImage, PIL image)], the last result)."""
     step, total = plan.steps[index], len(plan.steps)
     capability = pipe.registry.get(step.intent.name)
-    refinement = pipe.refiner.refine(step.text, step.intent)
     if previous is None:
-        sources = [resolve_inputs(job.attachments, job.latest, capability, pipe._load_stored)]
+        sources = [resolve_inputs(turn.attachments, turn.latest, capability, steps.load_stored)]
     else:
-        extra = [a for a in job.attachments if capability.min_images > 1][: max(capability.min_images - 1, 0)]
+        extra = [a for a in turn.attachments if capability.min_images > 1][: max(capability.min_images - 1, 0)]
         sources = [[image, *extra] for image in previous] if capability.max_images else [[]]
+    _, refinement = steps.refine(turn, step.intent, step.text)
     made, result = [], None
     for source in sources:
-        request = CapabilityRequest(
-            capability=capability.name, text=step.text, params=dict(refinement.params), images=source,
-            mask=job.mask if index == 0 else None, prompt=refinement.prompt, negative_prompt=refinement.negative,
-            context=job.public_context, session_metadata=dict(pipe.store.get_session(job.session_id, job.owner).metadata),
-            progress=_scaled(progress, index, total, step.label), cancel_event=cancel, owner=job.owner)
-        result = pipe.run_request(request, job.owner)
+        request = steps.request(turn, capability, refinement, step.text, source, turn.mask if index == 0 else None,
+                                _scaled(turn.progress, index, total, step.label))
+        result = steps.run(request)
         if result.type != IMAGE:
             raise GatewayError(result.message or f"{step.label} gave no image.")
-        step_images = _images_of(pipe, result, step, index, job.owner)
+        step_images = _images_of(pipe, result, step, index, turn.owner)
         if not isinstance(result, CachedResult):
-            pipe.results.remember_ids(result, [image.id for image, _ in step_images], job.owner, capability.name)
+            pipe.results.remember_ids(result, [image.id for image, _ in step_images], turn.owner, capability.name)
         made.extend(step_images)
         if result.session_updates:
-            pipe.store.update_session(job.session_id, job.owner, metadata_updates=result.session_updates)
+            pipe.store.update_session(turn.session_id, turn.owner, metadata_updates=result.session_updates)
     if not made:
         raise GatewayError(f"{step.label} gave no image.")
     return made, result
@@ -171,11 +145,11 @@ def _images_of(pipe, result, step, index: int, owner: str) -> list[tuple[NewImag
     for image in result.images:
         recipe = {"capability": step.intent.name, "backend": result.backend, "model_id": result.model_id,
                   **image.recipe, "parent_ids": image.parent_ids, "plan_step": index + 1, "step_text": step.text}
-        out.append((pipe._new_image(image.image, recipe, image.parent_ids, image.png_text), image.image))
+        out.append((pipe.replies.new_image(image.image, recipe, image.parent_ids, image.png_text), image.image))
     return out
 
 
-def _reply(pipe, plan, job: PlanJob, meta, entries, new_images, last, stopped: str) -> Response:
+def _reply(pipe, plan, turn: Turn, meta, entries, new_images, last, stopped: str) -> Response:
     done = [e for e in entries if e["status"] == "done"]
     lines = []
     for number, entry in enumerate(entries, 1):
@@ -198,16 +172,15 @@ def _reply(pipe, plan, job: PlanJob, meta, entries, new_images, last, stopped: s
     if last is not None:
         meta.update({"backend": last.backend, "model_id": last.model_id})
     if stopped and not done:
-        response = Response(session_id=job.session_id, message_id=None, type=ERROR, message=message, metadata=meta,
+        response = Response(session_id=turn.session_id, message_id=None, type=ERROR, message=message, metadata=meta,
                             error={"code": "plan_failed", "message": stopped})
     else:
         available = pipe.registry.available_names()
         own = list(getattr(last, "suggestions", None) or []) if len(done) == len(entries) else []
         actions = [a.to_dict() for a in getattr(last, "actions", None) or []] if len(done) == len(entries) else []
-        response = Response(session_id=job.session_id, message_id=None, type=IMAGE, message=message, metadata=meta,
+        response = Response(session_id=turn.session_id, message_id=None, type=IMAGE, message=message, metadata=meta,
                             actions=actions, suggestions=list(dict.fromkeys(own + follow_ups(final, available, True)))[:4])
-    return pipe._store_reply(job.session_id, job.owner, response, {}, job.timings, job.started,
-                             new_images=new_images)
+    return pipe.replies.save(turn, response, new_images=new_images, meta={})
 
 
 def _scaled(progress, index: int, total: int, label: str):
