@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_pipeline import ALICE, make_pipeline
+from tests.pipeline_util import ALICE, make_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = json.loads((ROOT / "examples" / "chats.json").read_text())["start"]

@@ -147,7 +147,7 @@ class _Checking(Backend):
 
 def test_a_run_past_the_model_time_limit_is_stopped_and_says_so(settings):
     from core.errors import TimeLimitExceeded
-    from tests.test_pipeline import make_pipeline
+    from tests.pipeline_util import make_pipeline
 
     settings = settings.replace(model_time_limit_s=0.3)
     registry = Registry(ModelCache(2**30))

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from tests.server_util import Server, free_port
-from tests.test_browser import ARGS, CHROMIUM, require_chromium, send, wait_text
+from tests.browser_util import ARGS, CHROMIUM, require_chromium, send, wait_text
 
 pytestmark = pytest.mark.browser
 CLIENT_SECRET = "test-oauth-client-secret"

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from pipeline.boundary.identity import owner_from_token
-from tests.test_pipeline import make_pipeline, send
-from tests.test_schema import db_state
+from tests.pipeline_util import make_pipeline, send
+from tests.pipeline_util import db_state
 
 ALICE = owner_from_token("alice-token-12345", "secret")
 BOB = owner_from_token("bob-token-4567890", "secret")

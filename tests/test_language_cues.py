@@ -10,7 +10,8 @@ from pipeline.understand.classify import ClassifyContext
 from pipeline.understand.params import extract_negative, extract_params
 from pipeline.understand.router import Router
 from pipeline.run.targets import named_object
-from tests.test_pipeline import make_pipeline, png, send
+from tests.pipeline_util import make_pipeline, send
+from tests.image_util import png
 
 NO_IMAGE, ONE_IMAGE, TWO_IMAGES, LATEST = ClassifyContext(), ClassifyContext(1), ClassifyContext(2), ClassifyContext(0, True)
 

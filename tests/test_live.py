@@ -16,7 +16,7 @@ from models.cache import ModelCache
 from models.contracts import Backend, CapabilityResult, OutputImage
 from models.registry import build_registry
 from tests.image_util import png
-from tests.test_pipeline import make_pipeline
+from tests.pipeline_util import make_pipeline
 from ui.capabilities_view import render_capabilities
 from ui.handlers import Handlers, session_label
 from ui.layout import hf_login_enabled

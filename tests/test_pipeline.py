@@ -12,24 +12,9 @@ from models.cache import ModelCache
 from models.contracts import Backend, Capability, CapabilityResult, OutputImage
 from models.registry import Registry, build_registry
 from pipeline.understand.classify import Intent
-from pipeline.boundary.identity import owner_from_token
-from pipeline.understand.presets import seed_templates
-from pipeline.run.process import Pipeline
-from pipeline.understand.refine import Refiner
 from pipeline.understand.router import Router
-from pipeline.store import Store
 from tests.image_util import png
-
-ALICE = owner_from_token("alice-token-12345", "secret")
-BOB = owner_from_token("bob-token-4567890", "secret")
-
-
-def make_pipeline(settings, registry=None, router=None):
-    store = Store(settings.db_path, settings.images_dir)
-    seed_templates(store)
-    registry = registry or build_registry(settings, ModelCache(2**30))
-    return Pipeline(settings, store, registry, router or Router(settings, registry), Refiner(store)), store
-
+from tests.pipeline_util import ALICE, BOB, make_pipeline, send
 
 @pytest.fixture
 def pipe(settings):
@@ -37,9 +22,6 @@ def pipe(settings):
     yield pipeline
     store.close()
 
-
-def send(pipe, text, session_id="", images=(), owner=ALICE, **context):
-    return pipe.process_message(text, session_id, list(images), {"owner": owner, **context})
 
 
 def test_edit_an_attached_photo_then_refer_to_it(pipe, astronaut):

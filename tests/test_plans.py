@@ -18,7 +18,8 @@ from pipeline.understand.classify import ClassifyContext
 from pipeline.evaluate import evaluate
 from pipeline.understand.router import Router
 from pipeline.understand.router.plan import split_clauses
-from tests.test_pipeline import ALICE, make_pipeline, png, send
+from tests.pipeline_util import ALICE, make_pipeline, send
+from tests.image_util import png
 
 NO_IMAGE, ONE_IMAGE, LATEST = ClassifyContext(), ClassifyContext(1), ClassifyContext(0, True)
 

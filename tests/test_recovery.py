@@ -19,7 +19,7 @@ from pipeline.run.recovery import INTERRUPTED_MESSAGE, repair_interrupted
 from pipeline.boundary.schema import check_context
 from pipeline.store import NewImage, Store
 from tests.server_util import Server, free_port
-from tests.test_pipeline import png
+from tests.image_util import png
 
 OWNER = "t_owner"
 

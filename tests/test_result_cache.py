@@ -14,7 +14,8 @@ from pipeline.run.process import Pipeline
 from pipeline.understand.refine import Refiner
 from pipeline.understand.router import Router
 from pipeline.store import Store
-from tests.test_pipeline import ALICE, BOB, png, send
+from tests.pipeline_util import ALICE, BOB, send
+from tests.image_util import png
 
 
 class CountingExecutor(LocalExecutor):

@@ -17,7 +17,8 @@ from PIL import Image
 from core.errors import InvalidInput
 from pipeline.boundary.identity import owner_from_token
 from pipeline.boundary.schema import CONTEXT_KEYS, Params, check_context, check_id_text, check_message
-from tests.test_pipeline import make_pipeline, png, send
+from tests.pipeline_util import db_state, make_pipeline, send
+from tests.image_util import png
 
 ALICE = owner_from_token("alice-token-12345", "secret")
 BOB = owner_from_token("bob-token-4567890", "secret")
@@ -42,20 +43,6 @@ ISSUE_CASES = [  # (context, the field the reply must name)
     ({"teleport": 1}, "context.teleport"),
     ({"params": {"margins": {"middle": 5}}}, "context.params.margins.middle"),
 ]
-
-
-def db_state(store) -> dict:
-    """Everything a request could write: row counts of every table and the image files on disk."""
-    conn = sqlite3.connect(store.db_path)
-    try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                             "AND name NOT LIKE 'sqlite_%' AND name != 'prompt_templates'")]
-        counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
-        counts["usage"] = conn.execute("SELECT SUM(usage_count) FROM prompt_templates").fetchone()[0]
-    finally:
-        conn.close()
-    counts["files"] = sorted(p.name for p in store.images_dir.rglob("*") if p.is_file())
-    return counts
 
 
 def assert_whole(store) -> None:

@@ -245,7 +245,8 @@ def test_paint_the_first_in_the_style_of_the_second_uses_the_second_image(settin
     from skimage import data
 
     from pipeline.boundary.identity import owner_from_token
-    from tests.test_pipeline import make_pipeline, png
+    from tests.pipeline_util import make_pipeline
+    from tests.image_util import png
 
     pipe, store = make_pipeline(settings)
     cat = Image.fromarray(data.chelsea()).resize((256, 256))

@@ -16,7 +16,7 @@ from models.registry import build_registry
 from pipeline.boundary.identity import owner_from_token
 from pipeline.run.response import Response
 from pipeline.run.suggest import MAX_CHIPS, ChipPolicy, is_advice, is_operator_fix
-from tests.test_pipeline import make_pipeline
+from tests.pipeline_util import make_pipeline
 from tests.image_util import png
 
 ALICE = owner_from_token("alice-token-12345", "secret")

@@ -5,7 +5,7 @@ from PIL import Image
 
 from pipeline.run.titles import image_name, session_title
 from tests.image_util import png
-from tests.test_pipeline import ALICE, make_pipeline, send
+from tests.pipeline_util import ALICE, make_pipeline, send
 
 
 @pytest.mark.parametrize("text,images,title", [

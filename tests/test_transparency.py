@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from core.images import encode_png, load_image
-from tests.test_pipeline import make_pipeline, send
+from tests.pipeline_util import make_pipeline, send
 
 LIMITS = dict(max_bytes=10**7, max_pixels=10**7)
 CHECKER = (np.indices((6, 8)).sum(axis=0) % 2).astype(bool)  # True = the pixels that must end up transparent

@@ -72,7 +72,7 @@ def run_plan(pipe, plan, turn: Turn) -> Response:
             entries[index].update(status="failed", message=exc.message)
             stopped = f"Step {index + 1} of {total} ({step.label}) failed: {exc.message}"
             break
-        except Exception as exc:  # noqa: BLE001 - a bug in one step must not lose the steps before it
+        except Exception:  # noqa: BLE001 - a bug in one step must not lose the steps before it
             error_id = f"{time.time_ns():x}"[-12:]
             log.exception("error %s in step %d of a plan", error_id, index + 1)
             entries[index].update(status="failed", message=f"internal error (error id {error_id})")

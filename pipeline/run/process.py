@@ -33,7 +33,7 @@ from pipeline.run.steps import Steps
 from pipeline.run.suggest import ChipPolicy, routing_actions
 from pipeline.run.targets import resolve_pronoun_targets
 from pipeline.run.titles import session_title  # the live chat names the sessions it opens with it too
-from pipeline.run.turn import CREDENTIAL_KEYS, Turn, elapsed_ms  # noqa: F401 - CREDENTIAL_KEYS: this module's API
+from pipeline.run.turn import Turn, elapsed_ms
 from pipeline.understand.classify import ClassifyContext
 
 log = logging.getLogger(__name__)
