@@ -110,31 +110,40 @@ def _request(capability, text, image=None):
                              images=[InputImage(image)], progress=lambda f, d: None, cancel_event=threading.Event())
 
 
-def test_zerogpu_runs_model_work_through_one_gpu_function_with_a_duration_per_capability(settings):
-    """A stand-in for spaces.GPU that does what the ZeroGPU worker boundary does: pickle the call and the result."""
-    from pipeline.executors.zerogpu import DURATIONS, ZeroGpuExecutor
+def test_zerogpu_runs_model_work_through_one_gpu_function_asking_for_measured_time(settings):
+    """The stand-in spaces.GPU pickles the call and the result as ZeroGPU's worker pipe does."""
+    import math
 
-    calls = []
+    from pipeline.executors.zerogpu import MIN_DURATION_S, PRIOR_SECONDS_PER_UNIT, ZeroGpuExecutor, work_units
+    from tests.fake_spaces import FakeSpaces
 
-    def gpu(duration):
-        def wrap(task):
-            def worker(*args):
-                calls.append(duration(*args))
-                sent = pickle.loads(pickle.dumps(args))  # the arguments cross a pipe into the forked worker
-                return pickle.loads(pickle.dumps(task(*sent)))  # and the result comes back the same way
-            return worker
-        return wrap
-
-    registry = _registry(settings.replace(upscale_model=""))
-    executor = ZeroGpuExecutor(registry, 1, gpu_decorator=gpu)
+    spaces = FakeSpaces()
+    executor = ZeroGpuExecutor(_registry(settings.replace(upscale_model="")), 1, spaces_module=spaces)
     first = executor.run(_request("upscale", "upscale it 2x"))
     second = executor.run(_request("upscale", "upscale it 2x"))
-    cold, warm = DURATIONS["upscale"]
-    assert calls == [cold, warm]  # a first load asks for more GPU time than a warm run
+    asked = [call["duration"] for call in spaces.calls]
+    assert work_units(_request("upscale", "upscale it 2x")) == 1.0
+    assert asked[0] == int(PRIOR_SECONDS_PER_UNIT["upscale"] * 1.5 + 5)  # before any run: the prior
+    measured = first.metadata["gpu_seconds"]
+    assert 0 < measured < 5 and asked[1] == max(MIN_DURATION_S, math.ceil(measured * 1.5 + 5))  # then the measurement
+    assert [r.metadata["gpu_duration_requested_s"] for r in (first, second)] == asked
     assert first.metadata["executor"] == "zerogpu" and first.images[0].image.size == (64, 48)
     assert second.backend == first.backend
     edit = executor.run(_request("image_edit", "rotate it 90 degrees"))
-    assert edit.images and calls == [cold, warm]  # a Pillow edit takes no GPU time
+    assert edit.images and len(spaces.calls) == 2  # a Pillow edit takes no GPU time
+
+
+def test_a_first_generation_asks_for_far_less_than_the_old_120_s():
+    from models.contracts import CapabilityRequest
+    from pipeline.executors.zerogpu import MAX_DURATION_S, GpuTimes, work_units
+
+    times = GpuTimes()
+    one = work_units(CapabilityRequest("image_generation", "a fox", params={"width": 1024, "height": 1024}))
+    four = work_units(CapabilityRequest("image_generation", "foxes", params={"count": 4}))
+    assert times.duration("image_generation", one) <= 40 and four == 4 * one
+    assert times.duration("image_generation", four) == MAX_DURATION_S  # bounded by ZeroGPU's 120 s anyway
+    times.record("image_generation", one, 2.0)
+    assert times.duration("image_generation", one) == 10  # measured 2 s: 2 × 1.5 + 5 = 8, at least 10
 
 
 def test_zerogpu_executor_builds_with_the_real_spaces_package_off_zerogpu(settings):
@@ -142,7 +151,7 @@ def test_zerogpu_executor_builds_with_the_real_spaces_package_off_zerogpu(settin
 
     from pipeline.executors.zerogpu import ZeroGpuExecutor
 
-    executor = ZeroGpuExecutor(_registry(settings.replace(upscale_model="")), 1, gpu_decorator=spaces.GPU)
+    executor = ZeroGpuExecutor(_registry(settings.replace(upscale_model="")), 1, spaces_module=spaces)
     assert executor.run(_request("upscale", "upscale it 2x")).images  # off ZeroGPU the decorator is a no-op
 
 
