@@ -42,7 +42,7 @@ def facts() -> dict:
 
 def block(settings, registry) -> dict:
     info = facts()
-    allowed, why = hub.download_policy(settings)
+    allowed, why = hub.download_policy(settings, probe=False)  # a listing never waits on the network
     device = info.get("device") or getattr(settings, "device", "auto")
     providers = info.get("onnx_providers")
     out = {
