@@ -6,7 +6,7 @@ file listing at `/api/models/{repo}/revision/{revision}`, and answers `/api/whoa
 Hub without a token. Pointing `HF_ENDPOINT` (or huggingface_hub's constants) at `url` makes the real
 `hf_hub_download`/`HfApi` code path run against it. It records every request, can slow file bodies down
 (`chunk_delay_s`) to make concurrent downloads overlap, and can answer a file's GET with a server error
-(`failing`) after its HEAD succeeded. Started on a fixed `port`, it can play a Hub that is down at first (nothing
+(`failing`, or its next few GETs: `flaky`) after its HEAD succeeded. Started on a fixed `port`, it can play a Hub that is down at first (nothing
 listens there) and comes up later.
 """
 
@@ -30,6 +30,7 @@ class FakeHub:
         self.commits = {repo: hashlib.sha1(repo.encode()).hexdigest() for repo in repos}
         self.chunk_delay_s = chunk_delay_s
         self.failing: set[str] = set()  # paths whose GET answers 500 (their HEAD still succeeds)
+        self.flaky: dict[str, int] = {}  # path -> how many more of its GETs answer 500 before it is served
         self.requests: Counter = Counter()
         self._lock = threading.Lock()
         self._server = None
@@ -77,6 +78,10 @@ class FakeHub:
                     return self._reply(404, b"not found", body, {"X-Error-Code": code})
                 if body and file in hub.failing:
                     return self._reply(500, b"internal error", body)
+                if body and hub.flaky.get(file, 0) > 0:
+                    with hub._lock:
+                        hub.flaky[file] -= 1
+                    return self._reply(500, b"internal error (flaky)", body)
                 start = 0
                 ranged = self.headers.get("Range", "")
                 if ranged.startswith("bytes=") and body:

@@ -319,3 +319,31 @@ def test_download_cli_fetches_against_hf_endpoint_in_a_fresh_process(fake_hub, t
     assert "x4.pth" in out.stdout and server.gets() == ["x4.pth"]
     cached = list((tmp_path / "hf-home" / "hub").rglob("x4.pth"))
     assert cached and cached[0].read_bytes() == data
+
+
+def test_the_download_cli_retries_a_flaky_fetch_and_skips_an_optional_capability(fake_hub, online, settings,
+                                                                                  monkeypatch, capsys):
+    """What the Docker build runs: one flaky fetch is tried again; a fetch that keeps failing skips its capability
+    with a clear line when an embedded backend still serves it (exit 0), and fails the build only when nothing
+    else can serve it (exit 1)."""
+    from models import download
+
+    monkeypatch.setattr(download, "RETRY_WAIT_S", 0.01)
+    data = _blob(50_000, 11)
+    server = fake_hub({"test-org/sr": {"x4.pth": data, "broken.pth": _blob(10)}})
+    online(server)
+    server.flaky["x4.pth"] = 1
+    s = settings.replace(upscale_model="test-org/sr/x4.pth")
+    assert download.main(["upscale"], s) == 0
+    out = capsys.readouterr()
+    assert "try 1 of 3 failed" in out.err and "x4.pth" in out.out
+    assert (hub.fetch(hub.HubFiles("test-org/sr", ("x4.pth",))) / "x4.pth").read_bytes() == data
+    server.failing.add("broken.pth")
+    assert download.main(["upscale", "--retries", "2"], s.replace(upscale_model="test-org/sr/broken.pth")) == 0
+    err = capsys.readouterr().err
+    assert "upscale/realesrgan: download failed after 2 tries" in err
+    assert "Skipped: upscale is served by" in err  # the embedded ncnn upscaler
+    assert server.gets("test-org/sr").count("broken.pth") == 2
+    hub_t2i = settings.replace(t2i_model="test-org/missing-model", t2i_safety="off", t2i_tiny_vae="off")
+    assert download.main(["image_generation", "--retries", "1"], hub_t2i) == 1
+    assert "Nothing else can serve image_generation" in capsys.readouterr().err
