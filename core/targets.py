@@ -129,3 +129,7 @@ def fix_for_driver(torch_version: str, driver_cuda: str | None) -> str:
                 f"≥ {MIN_DRIVER[12]}) instead of torch {torch_version} (CUDA {built_for}, driver ≥ "
                 f"{MIN_DRIVER[cuda_major(built_for)]}), or update the driver")
     return f"the driver supports CUDA {driver_cuda} and torch is built for CUDA {built_for}: check `nvidia-smi`"
+
+
+if __name__ == "__main__":  # python -m core.targets: the README's driver table
+    print("\n".join(targets_table()))

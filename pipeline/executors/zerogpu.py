@@ -158,8 +158,10 @@ class ZeroGpuExecutor(LocalExecutor):
 
     def _run_on_gpu(self, capability: str, backend_name: str, request: CapabilityRequest) -> CapabilityResult:
         started = time.perf_counter()
-        result = self.registry.run(request, self._backend(capability, backend_name))
-        result.metadata["gpu_seconds"] = round(time.perf_counter() - started, 3)
+        backend = self._backend(capability, backend_name)
+        loaded = backend.cache_key() in self.registry.cache.keys()  # False: this worker loads it inside the window
+        result = self.registry.run(request, backend)
+        result.metadata.update(gpu_seconds=round(time.perf_counter() - started, 3), gpu_model_was_loaded=loaded)
         return result
 
     def _load_here(self, backend, request: CapabilityRequest) -> None:
