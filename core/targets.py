@@ -93,14 +93,16 @@ TARGETS = (
            "torch models pass on it (CPU)",
            "a Space build; the Space GPU's driver version (the docs name none); any GPU run"),
     Target("ZeroGPU Space", "deploy/zerogpu/requirements.txt", "3.12",
-           "same torch as above (in ZeroGPU's supported 2.8–2.11); every pin has a CPython 3.12 wheel; the "
-           "executor with a recording `spaces` stand-in and with the real `spaces` wrapper",
+           "same torch as above (in ZeroGPU's supported 2.8–2.11); the set resolves from CPython 3.12 wheels "
+           "(`pip install --dry-run`); the executor with a recording `spaces` stand-in and with the real "
+           "`spaces` wrapper",
            "a ZeroGPU Space, its driver, quotas"),
     Target("Docker image", "requirements.txt", "3.11",
            "onnxruntime-gpu's CUDA major equals torch's (PyPI metadata; a test)",
            "building or running the image (no Docker engine here)", onnxruntime_gpu=True),
     Target("laptop / CPU only", "requirements-cpu.txt", "3.11",
-           "a fresh venv from this line (the CPU wheel from a local copy) and the whole test suite on it",
+           "a fresh venv from this line (torch's CPU wheel from a local copy of the index's file) and the whole "
+           "test suite on it",
            "the install from PyTorch's CPU index itself (not reachable here); macOS and Windows"),
 )
 
