@@ -96,7 +96,13 @@ def start_up_facts(settings: Settings) -> threading.Thread:
     """Collect the start-up block's facts (torch, CUDA and the driver, ONNX, the Hub: seconds) in a thread."""
     from models import runtime
 
-    thread = threading.Thread(target=runtime.collect, args=(settings,), name="start-up-facts", daemon=True)
+    def collect():
+        try:
+            runtime.collect(settings)
+        except Exception:  # noqa: BLE001 - the block then shows what it could not find out
+            log.exception("collecting the start-up facts failed")
+
+    thread = threading.Thread(target=collect, name="start-up-facts", daemon=True)
     thread.start()
     return thread
 

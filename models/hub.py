@@ -300,8 +300,9 @@ def _failed(spec: HubFiles, exc: BaseException) -> DownloadFailed:
 def _is_connection_failure(exc: BaseException) -> bool:
     """The Hub could not be reached (as opposed to a refused or missing file): any connection or timeout error
     in the exception's chain (requests, httpx and the standard library all name theirs so)."""
-    seen = exc
-    while seen is not None:
+    seen, visited = exc, set()
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
         names = " ".join(c.__name__ for c in type(seen).__mro__)
         if isinstance(seen, (ConnectionError, TimeoutError)) or "Connect" in names or "Timeout" in names:
             return True
