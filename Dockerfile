@@ -11,8 +11,10 @@ WORKDIR /home/user/app
 COPY requirements.txt .
 # onnxruntime-gpu replaces onnxruntime (one module, so never both): the ONNX backends (rembg, style transfer,
 # InsightFace) then get the CUDA execution provider. Its dependencies are onnxruntime's, already installed.
+# 1.26.0 is the newest onnxruntime-gpu built for CUDA 12 (1.27+ need CUDA 13): it uses the CUDA 12 / cuDNN 9
+# libraries torch 2.10.0 brings (a test keeps its CUDA major equal to torch's).
 # The first `import rembg` compiles pymatting with numba for over a minute: pay it here, not at the first request.
-ARG ONNXRUNTIME_GPU=onnxruntime-gpu==1.31.1
+ARG ONNXRUNTIME_GPU=onnxruntime-gpu==1.26.0
 RUN pip install --no-cache-dir -r requirements.txt \
     && if [ -n "$ONNXRUNTIME_GPU" ]; then pip uninstall -y onnxruntime && pip install --no-cache-dir --no-deps "$ONNXRUNTIME_GPU"; fi \
     && python -c "import rembg"

@@ -3,9 +3,10 @@
 `python app.py` serves the chat page and the API where the platform expects it (`core/platform.py`: Gradio's
 defaults and `GRADIO_SERVER_*` unless `GATEWAY_HOST`/`GATEWAY_PORT` are set); with GATEWAY_ROLE=worker it serves
 only the run endpoints a front's GATEWAY_REMOTE_WORKERS call (`ui/worker.py`). Before anything else it restores
-a backup into an empty data dir and settles the owner secret; a start-up thread then logs the start-up block
-(device, torch/CUDA, dtype, ONNX providers, each capability's backend and weights) and fetches the weights that
-are not on the Hub. SIGTERM (a Space restart, `docker stop`) shuts down cleanly with a last backup snapshot.
+a backup into an empty data dir and settles the owner secret; the start-up block (device, torch/CUDA and the
+NVIDIA driver, dtype, ONNX providers, each capability's backend and weights) is the first thing logged, before
+Gradio's banners (its facts are collected while the app is built), and a thread fetches the weights that are not
+on the Hub after launch. SIGTERM (a Space restart, `docker stop`) shuts down cleanly with a last backup snapshot.
 `build_app(settings)` is what tests and scripts use to build the same app without launching it.
 """
 
@@ -91,17 +92,42 @@ def export_folder(settings: Settings) -> Path:
     return Path(get_upload_folder()) / f"gateway-exports-{instance}"
 
 
-def start_up(settings: Settings, registry) -> None:
-    """The start-up block in the log, then the weights that are not on the Hub (runs in a thread)."""
+def start_up_facts(settings: Settings) -> threading.Thread:
+    """Collect the start-up block's facts (torch, CUDA and the driver, ONNX, the Hub: seconds) in a thread."""
+    from models import runtime
+
+    def collect():
+        try:
+            runtime.collect(settings)
+        except Exception:  # noqa: BLE001 - the block then shows what it could not find out
+            log.exception("collecting the start-up facts failed")
+
+    thread = threading.Thread(target=collect, name="start-up-facts", daemon=True)
+    thread.start()
+    return thread
+
+
+def log_start_up_block(settings: Settings, registry, facts: threading.Thread) -> None:
+    """The start-up block as the first lines of the log, before Gradio's banners (`facts` ran while the app was
+    built)."""
+    from models import runtime
+
+    facts.join(timeout=60)
+    try:
+        for line in runtime.log_lines(runtime.block(settings, registry)):
+            (log.warning if line.startswith("WARNING") else log.info)(line)
+    except Exception:  # noqa: BLE001 - the app serves without the report
+        log.exception("start-up report failed")
+
+
+def fetch_off_hub_weights(settings: Settings, registry) -> None:
+    """The weights that are not on the Hub (rembg's), in a thread after launch."""
     from models import runtime
 
     try:
-        runtime.collect(settings)
-        for line in runtime.log_lines(runtime.block(settings, registry)):
-            (log.warning if line.startswith("WARNING") else log.info)(line)
         runtime.fetch_off_hub_weights(registry, settings)
-    except Exception:  # noqa: BLE001 - the app serves without the report
-        log.exception("start-up report failed")
+    except Exception:  # noqa: BLE001 - the embedded backends keep serving
+        log.exception("fetching the weights that are not on the Hub failed")
 
 
 def launch(settings: Settings, **kwargs):
@@ -112,14 +138,15 @@ def launch(settings: Settings, **kwargs):
     from ui.style import CSS
 
     settings, backup = prepare(settings)
+    facts = start_up_facts(settings)  # while the app is built
+    event_loops = platform.AbandonedEventLoops()  # gradio abandons some while it builds and launches
     demo, handlers = build_app(settings)
     # Load the router's text model while the server starts, so the first message does not wait for it.
     threading.Thread(target=handlers.router.warm, name="router-warm", daemon=True).start()
+    log_start_up_block(settings, handlers.registry, facts)
     if platform.on_zerogpu():  # ZeroGPU wants models placed on cuda in the main process, before launch
-        from models import runtime
         from pipeline.executors.zerogpu import preload
 
-        runtime.collect(settings)
         log.info("ZeroGPU: preloaded %s", ", ".join(preload(handlers.registry)) or "nothing (no weights present)")
     if backup is not None:
         backup.snapshot(force=backup.manifest() is None)
@@ -133,11 +160,12 @@ def launch(settings: Settings, **kwargs):
         demo.launch(**platform.listen_kwargs(settings), **auth_launch_kwargs(settings),
                     max_file_size=settings.max_upload_bytes, footer_links=["api"], css=CSS,
                     mcp_server=settings.mcp_server, prevent_thread_lock=True, _frontend=False, **kwargs)
+        event_loops.close()
         from ui.api import mcp_json_outputs
 
         mcp_json_outputs(demo)
-        # The start-up block once the server answers: its imports would slow the first page down.
-        threading.Thread(target=start_up, args=(settings, handlers.registry), name="start-up", daemon=True).start()
+        threading.Thread(target=fetch_off_hub_weights, args=(settings, handlers.registry), name="off-hub-weights",
+                         daemon=True).start()
         # Load and exercise the embedded backends too, so the first request of each capability is not the slow one.
         from models.warmup import start_background_warmup
         start_background_warmup(handlers.registry)

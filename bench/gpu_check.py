@@ -3,12 +3,16 @@
     python bench/gpu_check.py                 # on the GPU (cuda), the deployment check
     python bench/gpu_check.py --device cpu    # the same paths on the CPU (proves the script itself works)
 
-Checks: the runtime facts (torch/CUDA, GPU, compute capability, dtype, ONNX providers); text-to-image through the
+Checks: the runtime facts (torch/CUDA next to the NVIDIA driver and the CUDA it supports, GPU, compute capability,
+dtype, ONNX providers; with a GPU torch cannot use, the requirement lines that fix it); text-to-image through the
 gateway's diffusers backend on a tiny SDXL-shaped pipeline in the chosen dtype and, on a GPU whose default is
 bf16, in fp16 too; spandrel Real-ESRGAN upscaling (tiled, half precision on CUDA) and LaMa inpainting from a
 checkpoint in big-lama.ckpt's layout; the ONNX CUDA execution provider when onnxruntime-gpu is installed; the
-model cache loading a model bigger than its budget once for three runs; and the out-of-memory retry (a real
-CUDA OOM on a GPU, a MemoryError on the CPU). Exit status 1 when any check failed.
+model cache loading a model bigger than its budget once for three runs; the out-of-memory retry (a real
+CUDA OOM on a GPU, a MemoryError on the CPU); and a ZeroGPU dry run: the ZeroGPU executor on the tiny model with
+a stand-in `spaces.GPU` that pickles the call like ZeroGPU's worker pipe and records the quota header and the
+duration asked (a browser chat's token from a plain thread; measured time replacing the prior). Exit status 1
+when any check failed.
 """
 
 from __future__ import annotations
@@ -57,7 +61,11 @@ def runtime(device: str, work: Path) -> str:
     from models.devices import runtime_info
 
     info = runtime_info(device)
-    gpu = f"{info.get('gpu')} cc {info.get('compute_capability')} {info.get('gpu_memory_gb')} GiB; " if info.get("gpu") else ""
+    driver = info.get("nvidia_driver")
+    driver = (f"NVIDIA driver {driver.get('version')} (CUDA ≤ {driver.get('cuda')}); " if driver
+              else "no NVIDIA driver; ")
+    gpu = driver + (f"{info.get('gpu')} cc {info.get('compute_capability')} {info.get('gpu_memory_gb')} GiB; "
+                    if info.get("gpu") else "")
     warnings = f"; WARNINGS: {' | '.join(info['warnings'])}" if info["warnings"] else ""
     return (f"{gpu}torch {info['torch']} (CUDA {info['torch_cuda']}, available {info['cuda_available']}), "
             f"dtype {info.get('dtype')}, ONNX {','.join(p.replace('ExecutionProvider', '') for p in info['onnx_providers'])}"
@@ -113,6 +121,9 @@ def t2i_fp16(device: str, work: Path) -> str:
 def upscale(device: str, work: Path) -> str:
     import torch
     from PIL import Image
+    from models.spandrel_compat import import_spandrel
+
+    import_spandrel()  # also without torchvision (requirements-cpu.txt)
     from spandrel.architectures.ESRGAN import ESRGAN
 
     from models.cache import ModelCache
@@ -137,6 +148,9 @@ def upscale(device: str, work: Path) -> str:
 def lama(device: str, work: Path) -> str:
     import numpy as np
     import torch
+    from models.spandrel_compat import import_spandrel
+
+    import_spandrel()  # also without torchvision (requirements-cpu.txt)
     from spandrel.architectures.LaMa import LaMa
 
     from models.object_removal.lama_backend import load_lama
@@ -229,6 +243,45 @@ def oom_retry(device: str, work: Path) -> str:
     return f"{kind} -> unpinned models evicted, retried once, succeeded"
 
 
+@check("ZeroGPU dry run: spaces.GPU path")
+def zerogpu_dry_run(device: str, work: Path) -> str:
+    import threading
+
+    from models.cache import ModelCache
+    from models.contracts import CapabilityRequest
+    from models.registry import build_registry
+    from pipeline.executors.zerogpu import ZeroGpuExecutor, preload
+    from tests.fake_spaces import FakeSpaces
+
+    folder = work / "tiny-sdxl"
+    if not folder.exists():
+        return "skip: needs the text-to-image row's tiny model"
+    registry = build_registry(settings_for(device, work, t2i_model=str(folder)), ModelCache(2**34), device=device)
+    spaces = FakeSpaces()
+    executor = ZeroGpuExecutor(registry, 1, spaces_module=spaces)
+    preloaded = preload(registry, device)
+    results = []
+
+    def browser_chat(seed: int):  # a plain thread with no Gradio request, as a browser chat runs
+        request = CapabilityRequest("image_generation", "a red fox", prompt="a red fox", credentials={
+            "x_ip_token": "dry-run-quota-token"}, params={"width": 64, "height": 64, "steps": 2, "seed": seed})
+        results.append(executor.run(request))
+
+    for seed in (1, 2):
+        thread = threading.Thread(target=browser_chat, args=(seed,))
+        thread.start()
+        thread.join(600)
+    assert len(results) == 2 and all(r.images for r in results), "the dry run made no image"
+    tokens = {call["x-ip-token"] for call in spaces.calls}
+    assert tokens == {"dry-run-quota-token"}, f"spaces.GPU saw {tokens}"
+    asked = [call["duration"] for call in spaces.calls]
+    seconds = [r.metadata["gpu_seconds"] for r in results]
+    assert all(r.metadata["gpu_model_was_loaded"] for r in results), "the model was loaded inside the GPU call"
+    return (f"caller's token reached spaces.GPU; asked {asked[0]} s (prior) then {asked[1]} s (measured); "
+            f"GPU function ran {seconds[0]:.2f} s and {seconds[1]:.2f} s with the model loaded before it "
+            f"(preloaded: {len(preloaded)}, a local folder loads on first use)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda", help="cuda (default), cuda:1, or cpu")
@@ -236,12 +289,17 @@ def main() -> int:
     import torch
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        print(f"CUDA is not available to torch {torch.__version__}; run with --device cpu", file=sys.stderr)
+        from models.devices import runtime_info
+
+        warnings = " ".join(runtime_info("auto")["warnings"])
+        print(f"CUDA is not available to torch {torch.__version__}; run with --device cpu. {warnings}".strip(),
+              file=sys.stderr)
         return 2
     torch.set_num_threads(1) if args.device == "cpu" else None
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
         work = Path(tmp)
-        for step in (runtime, t2i_default, t2i_fp16, upscale, lama, onnx_cuda, cache_reuse, oom_retry):
+        for step in (runtime, t2i_default, t2i_fp16, upscale, lama, onnx_cuda, cache_reuse, oom_retry,
+                     zerogpu_dry_run):
             step(args.device, work)
     width = max(len(r[0]) for r in ROWS)
     print(f"\n{'check':<{width}}  status  seconds  detail")

@@ -4,13 +4,16 @@ Every deployment-specific rule lives here, read from the environment the platfor
 Space), `SPACES_ZERO_GPU=true` (ZeroGPU), `GATEWAY_IN_DOCKER=1` (set by our Dockerfile), `HF_HUB_OFFLINE`
 (weights only from the local cache). `listen_kwargs` passes a host or port to Gradio only when
 `GATEWAY_HOST`/`GATEWAY_PORT` are set, so Gradio's own defaults and its `GRADIO_SERVER_NAME`/`GRADIO_SERVER_PORT`
-variables apply otherwise (127.0.0.1 on a laptop, 0.0.0.0 on Spaces and in our image). Only the standard
-library is imported: app.py asks `on_zerogpu()` before anything may touch CUDA.
+variables apply otherwise (127.0.0.1 on a laptop, 0.0.0.0 on Spaces and in our image). `AbandonedEventLoops`
+keeps Gradio's start-up from printing event-loop tracebacks. Only the standard library is imported: app.py asks
+`on_zerogpu()` before anything may touch CUDA.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from pathlib import Path
 
 TRUE = {"1", "true", "yes", "on"}
@@ -98,3 +101,38 @@ def secret_hint(environ=None) -> str:
     if in_docker(environ):
         return "pass it with `docker run -e GATEWAY_OWNER_SECRET=…` (or keep the data volume, which holds it)"
     return "set GATEWAY_OWNER_SECRET in the environment to choose it yourself"
+
+
+class AbandonedEventLoops:
+    """Closes the asyncio event loops this thread creates and abandons between `__init__` and `close()`.
+
+    Gradio makes its asyncio locks with `gradio.utils.safe_get_lock`, which outside a running loop creates a new
+    loop and sets it as the thread's loop each time, leaving the previous one unclosed (eleven while the app is
+    built and launched). When the cycle collector later finalises such a loop after its self-pipe socket, Python
+    prints "Exception ignored in BaseEventLoop.__del__ … ValueError: Invalid file descriptor: -1" (three at each
+    start on a Space). Closed while their sockets are still open, they finalise silently. Only loops made on this
+    thread are tracked; the thread's current loop (the last one made) and running loops are left alone."""
+
+    def __init__(self):
+        self._thread = threading.get_ident()
+        self._original = asyncio.new_event_loop
+        self.created: list = []
+        asyncio.new_event_loop = self._new_event_loop
+
+    def _new_event_loop(self):
+        loop = self._original()
+        if threading.get_ident() == self._thread:
+            self.created.append(loop)
+        return loop
+
+    def close(self) -> int:
+        """Stop tracking; close every abandoned loop; returns how many were closed."""
+        if asyncio.new_event_loop == self._new_event_loop:
+            asyncio.new_event_loop = self._original
+        closed = 0
+        for loop in self.created[:-1]:
+            if not loop.is_closed() and not loop.is_running():
+                loop.close()
+                closed += 1
+        self.created = self.created[-1:]
+        return closed

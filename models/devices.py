@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import subprocess
 from pathlib import Path
 
 GIB = 2**30
@@ -61,6 +63,34 @@ def nvidia_gpu_present() -> bool:
     return Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists()
 
 
+def nvidia_driver() -> dict | None:
+    """The NVIDIA driver's version and the newest CUDA it supports, without torch: the kernel module's version
+    file (or nvidia-smi) and libcuda's cuDriverGetVersion. None where there is no NVIDIA driver."""
+    version = None
+    try:
+        match = re.search(r"Kernel Module\s+(?:for \S+\s+)?([\d.]+)", Path("/proc/driver/nvidia/version").read_text())
+        version = match.group(1) if match else None
+    except OSError:
+        pass
+    if version is None:
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=10)
+            version = out.stdout.strip().splitlines()[0].strip() if out.returncode == 0 and out.stdout.strip() else None
+        except (OSError, subprocess.SubprocessError):
+            pass
+    cuda = None
+    try:
+        import ctypes
+
+        number = ctypes.c_int(0)
+        if ctypes.CDLL("libcuda.so.1").cuDriverGetVersion(ctypes.byref(number)) == 0 and number.value:
+            cuda = f"{number.value // 1000}.{number.value % 1000 // 10}"
+    except (OSError, AttributeError):
+        pass
+    return {"version": version, "cuda": cuda} if version or cuda else None
+
+
 def total_ram_bytes() -> int:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -99,7 +129,7 @@ def cache_budget_bytes(setting, device: str) -> int:
 @functools.lru_cache(maxsize=None)
 def runtime_info(device_setting: str = "auto") -> dict:
     """What this process can run on (imports torch and onnxruntime: call it once, off the request path)."""
-    info: dict = {"nvidia_gpu_present": nvidia_gpu_present(), "warnings": []}
+    info: dict = {"nvidia_gpu_present": nvidia_gpu_present(), "nvidia_driver": nvidia_driver(), "warnings": []}
     try:
         import torch
     except ImportError:
@@ -116,12 +146,7 @@ def runtime_info(device_setting: str = "auto") -> dict:
             info.update(gpu=props.name, compute_capability="%d.%d" % compute_capability(device),
                         gpu_memory_gb=round(props.total_memory / GIB, 1))
     if info["nvidia_gpu_present"] and not info["cuda_available"]:
-        reason = ("torch is not installed" if torch is None else
-                  f"torch {torch.__version__} (CUDA {torch.version.cuda or 'none: a CPU build'}) reports "
-                  "torch.cuda.is_available() == False — usually a CUDA build newer than the driver, or a CPU wheel")
-        info["warnings"].append(f"An NVIDIA GPU is present but torch cannot use it: {reason}. Models run on the "
-                                "CPU, slowly. Install a torch build that matches the driver (nvidia-smi shows its "
-                                "CUDA version).")
+        info["warnings"].append(_unusable_gpu_warning(torch, info["nvidia_driver"]))
     if device_setting not in ("", "auto") and device_setting.startswith("cuda") and not info["cuda_available"]:
         info["warnings"].append(f"GATEWAY_DEVICE={device_setting} but CUDA is not available: model loads will fail.")
     try:
@@ -136,6 +161,20 @@ def runtime_info(device_setting: str = "auto") -> dict:
     except ImportError:
         info.update(onnxruntime=None, onnx_providers=[])
     return info
+
+
+def _unusable_gpu_warning(torch, driver: dict | None) -> str:
+    """An NVIDIA GPU torch cannot use: why, and the exact requirement lines that fix it."""
+    from core.targets import fix_for_driver
+
+    driver_text = (f"NVIDIA driver {driver.get('version') or '?'} (supports CUDA ≤ {driver.get('cuda') or '?'})"
+                   if driver else "an NVIDIA driver")
+    if torch is None:
+        return (f"An NVIDIA GPU is present ({driver_text}) but torch is not installed. "
+                "Fix: pip install -r requirements.txt")
+    built = f"torch {torch.__version__} (CUDA build {torch.version.cuda or 'none: a CPU build'})"
+    return (f"An NVIDIA GPU is present ({driver_text}) but {built} cannot use it: models run on the CPU, slowly. "
+            f"Fix: {fix_for_driver(torch.__version__, (driver or {}).get('cuda'))}.")
 
 
 def onnx_providers(device: str, available: list[str]) -> list[str]:

@@ -4,7 +4,11 @@
 GB in other formats); the same lists feed `preload_from_hub` in the README's front matter. `local_snapshot`
 answers from the huggingface_hub cache alone (a file only appears there once complete, so an interrupted
 download never looks present). `download_policy` says whether this process may download: `GATEWAY_ALLOW_DOWNLOADS`
-(on by default), not under `HF_HUB_OFFLINE`, and not when the start-up probe found the Hub unreachable.
+(on by default), not under `HF_HUB_OFFLINE`, and not while the Hub is unreachable. Reachability is probed at
+start-up and again on demand: once the Hub failed to answer (the probe, or a download's connection), the next
+request that needs weights after a backoff (5 s, doubling up to 5 min; one probe at a time, the others use its
+last answer) asks again, so a Hub that comes back is used without a restart and one that stays down costs one
+short HEAD request per interval.
 `fetch(spec)` downloads through the real `hf_hub_download` (so `HF_ENDPOINT`, tokens and the cache layout are
 huggingface_hub's own): one download per repository at a time however many requests want it, a free-disk
 check first, progress per file in bytes to the requesting chat reply (`reporting_to`) and to the log, and a
@@ -82,11 +86,15 @@ def local_snapshot(spec: HubFiles) -> Path | None:
 
 
 # ---- policy -------------------------------------------------------------------------------------------------
-_probe: dict = {"reachable": None, "endpoint": "", "checked_at": 0.0, "detail": ""}
+RETRY_FIRST_S = 5.0  # after a failure the Hub is asked again no sooner than this, doubling per failure…
+RETRY_MAX_S = 300.0  # …up to this
+PROBE_TIMEOUT_S = 3.0  # an on-demand probe runs on a request's path: short
+_probe: dict = {"reachable": None, "endpoint": "", "checked_at": 0.0, "detail": "", "failures": 0, "retry_at": 0.0}
+_probing = threading.Lock()
 
 
 def probe_hub(timeout: float = 4.0) -> bool:
-    """Ask the Hub's endpoint once (any HTTP answer counts as reachable); remembered for download_policy."""
+    """Ask the Hub's endpoint now (any HTTP answer counts as reachable); remembered for download_policy."""
     import urllib.error
     import urllib.request
 
@@ -98,23 +106,62 @@ def probe_hub(timeout: float = 4.0) -> bool:
         reachable, detail = True, ""  # it answered (401 without a token): the Hub is there
     except (OSError, ValueError) as exc:
         reachable, detail = False, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-    _probe.update(reachable=reachable, endpoint=endpoint, checked_at=time.time(), detail=detail)
+    _remember(reachable, endpoint, detail)
     return reachable
 
 
-def download_policy(settings) -> tuple[bool, str]:
-    """(allowed, why not)."""
+def _remember(reachable: bool, endpoint: str, detail: str) -> None:
+    failures = 0 if reachable else int(_probe.get("failures") or 0) + 1
+    wait = min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** (failures - 1)) if failures else 0.0
+    if reachable and _probe.get("reachable") is False:
+        log.info("the Hub (%s) answers again: downloads on first use are back on", endpoint)
+    elif not reachable:
+        log.warning("the Hub (%s) did not answer (%s); asked again by a request that needs weights in %.0f s",
+                    endpoint, detail, wait)
+    _probe.update(reachable=reachable, endpoint=endpoint, checked_at=time.time(), detail=detail,
+                  failures=failures, retry_at=time.monotonic() + wait)
+
+
+def note_unreachable(exc: BaseException) -> None:
+    """A download failed to connect: treat the Hub as down (with the same backoff) until it answers again."""
+    _remember(False, platform.hub_endpoint(), f"{type(exc).__name__}: {exc}"[:200])
+
+
+def _retry_if_due() -> None:
+    """On demand: probe again when the backoff has passed and no other thread is probing."""
+    if _probe["reachable"] is not False or time.monotonic() < float(_probe.get("retry_at") or 0.0):
+        return
+    if _probing.acquire(blocking=False):
+        try:
+            probe_hub(timeout=PROBE_TIMEOUT_S)
+        finally:
+            _probing.release()
+
+
+def download_policy(settings, probe: bool = True) -> tuple[bool, str]:
+    """(allowed, why not). `probe=False` answers from what is known (for listings that must never wait)."""
     if not getattr(settings, "allow_downloads", True):
         return False, "downloads are off (GATEWAY_ALLOW_DOWNLOADS=0)"
     if platform.hub_offline():
         return False, "the Hub is off (HF_HUB_OFFLINE=1)"
+    if probe:
+        _retry_if_due()
     if _probe["reachable"] is False:
-        return False, f"the Hub ({_probe['endpoint']}) was unreachable at start-up ({_probe['detail']})"
+        wait = max(0.0, float(_probe.get("retry_at") or 0.0) - time.monotonic())
+        return False, (f"the Hub ({_probe['endpoint']}) is unreachable right now ({_probe['detail']}); the next "
+                       f"request that needs weights asks again" + (f" in {wait:.0f} s" if wait >= 1 else ""))
     return True, ""
 
 
 def downloads_allowed(settings) -> bool:
     return download_policy(settings)[0]
+
+
+def hub_unreachable(settings) -> bool:
+    """True when downloads would be allowed but the Hub does not answer right now (a temporary state)."""
+    allowed, _ = download_policy(settings, probe=False)
+    return not allowed and _probe["reachable"] is False and getattr(settings, "allow_downloads", True) \
+        and not platform.hub_offline()
 
 
 # ---- progress to the requesting chat reply ------------------------------------------------------------------
@@ -200,7 +247,10 @@ class Downloads:
         from huggingface_hub import constants, hf_hub_download
 
         todo = missing_files(spec)
-        sizes = {name: _remote_size(spec, name) for name in todo}
+        try:
+            sizes = {name: _remote_size(spec, name) for name in todo}
+        except Exception as exc:  # noqa: BLE001 - the Hub did not answer the size question: the same typed error
+            raise _failed(spec, exc) from exc
         total = sum(sizes.values())
         check_free_disk(Path(constants.HF_HUB_CACHE), total, spec.repo_id)
         progress = Progress(spec.repo_id, todo, total)
@@ -219,9 +269,7 @@ class Downloads:
                      spec.repo_id)
             raise
         except Exception as exc:  # noqa: BLE001 - every download failure becomes one typed, explained error
-            log.warning("download of %s failed: %s: %s", spec.repo_id, type(exc).__name__, exc)
-            raise DownloadFailed(f"Downloading {spec.repo_id} failed: {type(exc).__name__}: {exc}",
-                                 suggestions=["Try again in a moment."]) from exc
+            raise _failed(spec, exc) from exc
         finally:
             with self._lock:
                 self._active.pop(spec.key, None)
@@ -239,6 +287,27 @@ DOWNLOADS = Downloads()
 
 def fetch(spec: HubFiles) -> Path:
     return DOWNLOADS.fetch(spec)
+
+
+def _failed(spec: HubFiles, exc: BaseException) -> DownloadFailed:
+    log.warning("download of %s failed: %s: %s", spec.repo_id, type(exc).__name__, exc)
+    if _is_connection_failure(exc):
+        note_unreachable(exc)
+    return DownloadFailed(f"Downloading {spec.repo_id} failed: {type(exc).__name__}: {exc}",
+                          suggestions=["Try again in a moment."])
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    """The Hub could not be reached (as opposed to a refused or missing file): any connection or timeout error
+    in the exception's chain (requests, httpx and the standard library all name theirs so)."""
+    seen, visited = exc, set()
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
+        names = " ".join(c.__name__ for c in type(seen).__mro__)
+        if isinstance(seen, (ConnectionError, TimeoutError)) or "Connect" in names or "Timeout" in names:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _remote_size(spec: HubFiles, name: str) -> int:

@@ -13,9 +13,9 @@ import importlib
 import time
 
 from core.errors import CapabilityUnavailable
-from core.vocabulary import INTENTS, unavailable_sentence
+from core.vocabulary import CAPABILITY_NOUNS, INTENTS, unavailable_sentence
 from models.cache import ModelCache
-from models.hub import downloads_allowed, reporting_to
+from models.hub import download_policy, downloads_allowed, hub_unreachable, reporting_to
 from models.contracts import DOWNLOADABLE, READY, Backend, Capability, CapabilityRequest, CapabilityResult
 
 CAPABILITY_MODULES = (
@@ -79,7 +79,10 @@ class Registry:
             status = backend.status()
             if status.state == READY or (status.state == DOWNLOADABLE and _downloads_allowed(backend)):
                 return backend
-            problems.append(f"{backend.name}: {status.reason}" + (f" (fix: {status.fix})" if status.fix else ""))
+            why_not = (f"; not downloaded now: {download_policy(backend.settings, probe=False)[1]}"
+                       if status.state == DOWNLOADABLE and backend.settings is not None else "")
+            fix = f" (fix: {status.fix})" if status.fix else ""
+            problems.append(f"{backend.name}: {status.reason}{why_not}{fix}")
             if status.fix:
                 fixes.append(status.fix)
         if not capability.backends:
@@ -89,7 +92,7 @@ class Registry:
         # The message is one sentence for the creator; why and the exact fix are for whoever runs the server, so
         # they go in the details (the UI shows them folded, "for the operator"), never in the suggestions (which
         # the UI turns into clickable messages).
-        raise CapabilityUnavailable(unavailable_sentence(name),
+        raise CapabilityUnavailable(_hub_down_sentence(name, capability) or unavailable_sentence(name),
                                     details={"capability": name, "operator": "; ".join(problems),
                                              "reasons": problems, "fixes": list(dict.fromkeys(fixes))})
 
@@ -125,6 +128,17 @@ def build_registry(settings, cache: ModelCache, device: str = "cpu", modules=CAP
 
 def _downloads_allowed(backend: Backend) -> bool:
     return downloads_allowed(backend.settings) if backend.settings is not None else False
+
+
+def _hub_down_sentence(name: str, capability: Capability) -> str | None:
+    """When what stops the capability is only that its weights must be downloaded and the Hub does not answer right
+    now, say that (it is temporary: a later request downloads once the Hub is back), not "isn't set up"."""
+    if not any(b.status().state == DOWNLOADABLE and b.settings is not None and hub_unreachable(b.settings)
+               for b in capability.backends):
+        return None
+    noun = CAPABILITY_NOUNS.get(name, _human(name))
+    return (f"{noun} needs its model downloaded first, and the model hub can't be reached from this server right "
+            "now. Please try again in a few minutes.")
 
 
 def _human(name: str) -> str:

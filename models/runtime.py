@@ -2,10 +2,11 @@
 
 `collect(settings)` asks torch, CUDA and onnxruntime once (seconds: it runs in a start-up thread, never on the
 request path) and probes the Hub when downloads may be needed. `block(settings, registry)` then answers cheaply
-at any time: platform, listen address, device, torch/CUDA (with a loud warning when a GPU is present but torch
-cannot use it), dtype, ONNX providers, the download policy and downloads in flight, the cache budget, and per
-capability the backend that will serve it and whether its weights are present, downloading, fetched on first
-use or missing. `log_lines` prints the same facts as the first lines of the log.
+at any time: platform, listen address, device, torch/CUDA next to the NVIDIA driver and the newest CUDA it runs
+(with a loud warning naming the requirement lines that fix it when a GPU is present but torch cannot use it),
+dtype, ONNX providers, the download policy and downloads in flight, the cache budget, and per capability the
+backend that will serve it and whether its weights are present, downloading, fetched on first use or missing.
+`log_lines` prints the same facts as the first lines of the log.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def facts() -> dict:
 
 def block(settings, registry) -> dict:
     info = facts()
-    allowed, why = hub.download_policy(settings)
+    allowed, why = hub.download_policy(settings, probe=False)  # a listing never waits on the network
     device = info.get("device") or getattr(settings, "device", "auto")
     providers = info.get("onnx_providers")
     out = {
@@ -52,6 +53,7 @@ def block(settings, registry) -> dict:
         "torch_cuda": info.get("torch_cuda"), "cuda_available": info.get("cuda_available"),
         "gpu": info.get("gpu"), "compute_capability": info.get("compute_capability"),
         "gpu_memory_gb": info.get("gpu_memory_gb"), "dtype": info.get("dtype"),
+        "nvidia_driver": info.get("nvidia_driver"),
         "onnxruntime": info.get("onnxruntime"), "onnx_providers": providers,
         "warnings": list(info.get("warnings", [])),
         "downloads": {"allowed": allowed, "why_not": why or None, "in_flight": hub.DOWNLOADS.active()},
@@ -105,8 +107,11 @@ def log_lines(block_: dict) -> list[str]:
              + f"; listening on {block_['listen']}"]
     gpu = (f"; GPU {block_['gpu']} (compute {block_['compute_capability']}, {block_['gpu_memory_gb']} GiB)"
            if block_.get("gpu") else "")
+    driver = block_.get("nvidia_driver")
+    driver_text = (f"; NVIDIA driver {driver.get('version') or '?'} (CUDA ≤ {driver.get('cuda') or '?'})" if driver
+                   else "; no NVIDIA driver")
     lines.append(f"device: {block_['device']}, dtype {block_['dtype']}; torch {block_['torch']} (CUDA build "
-                 f"{block_['torch_cuda'] or 'none'}, available: {block_['cuda_available']}){gpu}")
+                 f"{block_['torch_cuda'] or 'none'}, available: {block_['cuda_available']}){driver_text}{gpu}")
     lines.append(f"onnxruntime {block_['onnxruntime']}: providers {', '.join(block_['onnx_providers'] or []) or 'none'}")
     downloads = block_["downloads"]
     lines.append("weight downloads: " + ("on (first use)" if downloads["allowed"] else f"off: {downloads['why_not']}"))

@@ -6,7 +6,8 @@ file listing at `/api/models/{repo}/revision/{revision}`, and answers `/api/whoa
 Hub without a token. Pointing `HF_ENDPOINT` (or huggingface_hub's constants) at `url` makes the real
 `hf_hub_download`/`HfApi` code path run against it. It records every request, can slow file bodies down
 (`chunk_delay_s`) to make concurrent downloads overlap, and can answer a file's GET with a server error
-(`failing`) after its HEAD succeeded.
+(`failing`, or its next few GETs: `flaky`) after its HEAD succeeded. Started on a fixed `port`, it can play a Hub that is down at first (nothing
+listens there) and comes up later.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ CHUNK = 64 * 1024
 
 
 class FakeHub:
-    def __init__(self, repos: dict[str, dict[str, bytes]], *, chunk_delay_s: float = 0.0):
+    def __init__(self, repos: dict[str, dict[str, bytes]], *, chunk_delay_s: float = 0.0, port: int = 0):
         self.repos = repos
+        self.port = port  # 0: any free port; a fixed one lets a test point clients at a Hub that is not up yet
         self.commits = {repo: hashlib.sha1(repo.encode()).hexdigest() for repo in repos}
         self.chunk_delay_s = chunk_delay_s
         self.failing: set[str] = set()  # paths whose GET answers 500 (their HEAD still succeeds)
+        self.flaky: dict[str, int] = {}  # path -> how many more of its GETs answer 500 before it is served
         self.requests: Counter = Counter()
         self._lock = threading.Lock()
         self._server = None
@@ -75,6 +78,10 @@ class FakeHub:
                     return self._reply(404, b"not found", body, {"X-Error-Code": code})
                 if body and file in hub.failing:
                     return self._reply(500, b"internal error", body)
+                if body and hub.flaky.get(file, 0) > 0:
+                    with hub._lock:
+                        hub.flaky[file] -= 1
+                    return self._reply(500, b"internal error (flaky)", body)
                 start = 0
                 ranged = self.headers.get("Range", "")
                 if ranged.startswith("bytes=") and body:
@@ -121,7 +128,7 @@ class FakeHub:
                 if body:
                     self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

@@ -86,7 +86,8 @@ def space(tmp_path_factory):
     port = free_port()
     server = Server(root / "data", port, env={
         "GATEWAY_HOST": None, "GATEWAY_PORT": None, "GATEWAY_OWNER_SECRET": None, "GATEWAY_LOG_LEVEL": "INFO",
-        "SPACE_ID": "someone/ai-image-gateway", "GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": str(port)})
+        "SPACE_ID": "someone/ai-image-gateway", "SYSTEM": "spaces", "GRADIO_SERVER_NAME": "0.0.0.0",
+        "GRADIO_SERVER_PORT": str(port), "PYTHONUNBUFFERED": "1"})  # unbuffered: the log keeps the real order
     server.start()
     yield server
     server.stop()
@@ -149,6 +150,16 @@ def test_capabilities_carry_the_start_up_block(space):
     while "device:" not in space.log and time.time() < deadline:
         time.sleep(0.5)
     assert "device: cpu" in space.log and "onnxruntime" in space.log and "image_edit: pillow" in space.log
+
+
+def test_the_start_up_block_comes_before_gradios_banners_and_no_event_loop_traceback(space):
+    deadline = time.time() + 60
+    while "Streamable HTTP URL" not in space.log and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(3)  # the abandoned event loops used to be finalised (noisily) in the seconds after the banners
+    log = space.log
+    assert log.index("platform: space") < log.index("device: cpu") < log.index("Running on local URL")
+    assert "Exception ignored" not in log and "Invalid file descriptor" not in log, log[-3000:]
 
 
 # ---- sessions survive a restart through the backup folder --------------------------------------------------------

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import threading
+import time
 
 import pytest
 
@@ -146,9 +148,70 @@ def test_policy_downloads_on_by_default_off_when_offline_or_disabled(settings, m
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert "HF_HUB_OFFLINE" in hub.download_policy(settings)[1]
     monkeypatch.delenv("HF_HUB_OFFLINE")
-    monkeypatch.setattr(hub, "_probe", dict(hub._probe, reachable=False, endpoint="http://x", detail="timed out"))
+    monkeypatch.setattr(hub, "_probe", dict(hub._probe, reachable=False, endpoint="http://x", detail="timed out",
+                                            retry_at=time.monotonic() + 60))
     allowed, why = hub.download_policy(settings)
-    assert not allowed and "unreachable" in why
+    assert not allowed and "unreachable right now" in why and "asks again in 60 s" in why
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_dead_hub_is_asked_again_on_demand_with_backoff_and_cheaply(monkeypatch, settings):
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_free_port()}")  # nothing listens there
+    monkeypatch.setattr(hub, "_probe", dict(hub._probe, reachable=None, failures=0, retry_at=0.0))
+    probes = []
+    real = hub.probe_hub
+    monkeypatch.setattr(hub, "probe_hub", lambda timeout=4.0: probes.append(timeout) or real(timeout))
+    assert hub.probe_hub() is False and hub._probe["failures"] == 1  # the start-up probe
+    for _ in range(20):  # requests within the backoff ask nothing
+        assert not hub.downloads_allowed(settings)
+    assert len(probes) == 1
+    monkeypatch.setitem(hub._probe, "retry_at", time.monotonic() - 1)  # the backoff has passed
+    assert not hub.downloads_allowed(settings) and len(probes) == 2 and probes[-1] == hub.PROBE_TIMEOUT_S
+    wait = hub._probe["retry_at"] - time.monotonic()
+    assert hub._probe["failures"] == 2 and hub.RETRY_FIRST_S < wait <= 2 * hub.RETRY_FIRST_S  # doubled
+    assert hub.hub_unreachable(settings) and not hub.hub_unreachable(settings.replace(allow_downloads=False))
+
+
+def test_hub_down_at_start_then_up_a_later_request_downloads_and_generates(fake_hub, online, settings, tmp_path,
+                                                                         monkeypatch):
+    """No restart: the first request says plainly that the Hub can't be reached; once it answers, the next one
+    downloads the model and generates."""
+    from models.cache import ModelCache
+    from models.registry import build_registry
+    from tests.executor_util import make_front, send
+    from tests.tiny_models import build_tiny_sd_pipeline
+
+    folder = build_tiny_sd_pipeline(tmp_path / "tiny-sd")
+    repo = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    port = _free_port()
+    server = FakeHub({"test-org/tiny-sd": repo}, port=port)  # not started yet: the Hub is down
+    online(server_at(port))
+    monkeypatch.setattr(hub, "_probe", dict(hub._probe, reachable=None, failures=0, retry_at=0.0))
+    assert hub.probe_hub(timeout=2) is False  # what the start-up thread finds
+    s = settings.replace(t2i_model="test-org/tiny-sd", t2i_safety="off", t2i_tiny_vae="off", device="cpu")
+    registry = build_registry(s, ModelCache(2**30), device="cpu")
+    pipeline, store = make_front(s, registry=registry)
+    first = send(pipeline, "create a red fox, 64x64, 1 step")
+    assert first.type == "error" and "can't be reached" in first.message, first.message
+    assert "isn't set up" not in first.message
+    fake_hub_started = fake_hub({"test-org/tiny-sd": repo}, port=port)  # the Hub comes back
+    monkeypatch.setitem(hub._probe, "retry_at", time.monotonic() - 1)  # (its backoff passed: 5 s in real time)
+    second = send(pipeline, "create a red fox, 64x64, 1 step")
+    assert second.type == "image", second.message
+    assert "model_index.json" in fake_hub_started.gets() and hub._probe["reachable"] is True
+    assert registry.get("image_generation").backends[0].status().state == "ready"
+    store.close()
+
+
+def server_at(port: int):
+    """Something with the `url` a FakeHub at `port` will have (to point clients at it before it starts)."""
+    return type("Address", (), {"url": f"http://127.0.0.1:{port}"})()
 
 
 def test_the_probe_sees_a_reachable_hub_and_a_dead_one(fake_hub, monkeypatch):
@@ -256,3 +319,31 @@ def test_download_cli_fetches_against_hf_endpoint_in_a_fresh_process(fake_hub, t
     assert "x4.pth" in out.stdout and server.gets() == ["x4.pth"]
     cached = list((tmp_path / "hf-home" / "hub").rglob("x4.pth"))
     assert cached and cached[0].read_bytes() == data
+
+
+def test_the_download_cli_retries_a_flaky_fetch_and_skips_an_optional_capability(fake_hub, online, settings,
+                                                                                  monkeypatch, capsys):
+    """What the Docker build runs: one flaky fetch is tried again; a fetch that keeps failing skips its capability
+    with a clear line when an embedded backend still serves it (exit 0), and fails the build only when nothing
+    else can serve it (exit 1)."""
+    from models import download
+
+    monkeypatch.setattr(download, "RETRY_WAIT_S", 0.01)
+    data = _blob(50_000, 11)
+    server = fake_hub({"test-org/sr": {"x4.pth": data, "broken.pth": _blob(10)}})
+    online(server)
+    server.flaky["x4.pth"] = 1
+    s = settings.replace(upscale_model="test-org/sr/x4.pth")
+    assert download.main(["upscale"], s) == 0
+    out = capsys.readouterr()
+    assert "try 1 of 3 failed" in out.err and "x4.pth" in out.out
+    assert (hub.fetch(hub.HubFiles("test-org/sr", ("x4.pth",))) / "x4.pth").read_bytes() == data
+    server.failing.add("broken.pth")
+    assert download.main(["upscale", "--retries", "2"], s.replace(upscale_model="test-org/sr/broken.pth")) == 0
+    err = capsys.readouterr().err
+    assert "upscale/realesrgan: download failed after 2 tries" in err
+    assert "Skipped: upscale is served by" in err  # the embedded ncnn upscaler
+    assert server.gets("test-org/sr").count("broken.pth") == 2
+    hub_t2i = settings.replace(t2i_model="test-org/missing-model", t2i_safety="off", t2i_tiny_vae="off")
+    assert download.main(["image_generation", "--retries", "1"], hub_t2i) == 1
+    assert "Nothing else can serve image_generation" in capsys.readouterr().err

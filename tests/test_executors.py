@@ -259,3 +259,226 @@ def test_waiting_model_runs_are_bounded_and_cheap_work_still_runs():
         t.join(5)
     assert executor.slots.waiting() == 0
     assert executor.run(CapabilityRequest("upscale", "later")).message == "slow done"  # the bound frees up
+
+
+# ---- the seam enforces itself: every executor fixes the seed and names itself ----------------------------------
+class _SeedEcho(Backend):
+    """Answers with the seed its request carries (a model backend, so runs take the model path)."""
+
+    name = "seed_echo"
+    capability = "image_generation"
+
+    def run(self, handle, request):
+        return CapabilityResult(message=str(request.params.get("seed")))
+
+
+def _seeded_registry():
+    registry = Registry(ModelCache(2**30))
+    registry.add(Capability("image_generation", "seeded", params=("seed",), backends=[_SeedEcho()]))
+    registry.add(Capability("image_edit", "cheap", backends=[_Cheap()]))
+    return registry
+
+
+def _four_executors(settings, registry):
+    """local, zerogpu (a stand-in spaces), ray and remote (their transport replaced by an in-process call that
+    decodes the wire header they would send)."""
+    from pipeline.executors.codec import decode_request
+    from pipeline.executors.ray_executor import RayExecutor
+    from pipeline.executors.remote import RemoteExecutor
+    from pipeline.executors.zerogpu import ZeroGpuExecutor
+    from tests.fake_spaces import FakeSpaces
+
+    def over_the_wire(header, blobs):
+        request = decode_request(header, blobs)
+        return registry.run(request, registry.ready_backend(request.capability))
+
+    ray = RayExecutor(settings, registry, start=False)
+    ray._ready.set()
+    ray._call = lambda pool, key, header, blobs, request: over_the_wire(header, blobs)
+    remote = RemoteExecutor(settings.replace(remote_workers="http://127.0.0.1:9", worker_token="t"), registry,
+                            health_checks=False)
+    remote._call = lambda worker, run_id, header, blobs, request: over_the_wire(header, blobs)
+    return {"local": LocalExecutor(registry), "zerogpu": ZeroGpuExecutor(registry, 1, spaces_module=FakeSpaces()),
+            "ray": ray, "remote:127.0.0.1:9": remote}
+
+
+def test_every_executor_fixes_the_seed_before_the_run_and_names_itself(settings):
+    registry = _seeded_registry()
+    for name, executor in _four_executors(settings, registry).items():
+        request = CapabilityRequest("image_generation", "a fox")
+        result = executor.run(request)
+        assert result.message.isdigit(), (name, result.message)  # a seed was chosen before the backend ran
+        assert result.metadata["executor"] == name
+        assert "seed" not in request.params  # the caller's request is left as it was
+        assert executor.run(CapabilityRequest("image_generation", "a fox", params={"seed": 7})).message == "7"
+        assert executor.run(CapabilityRequest("image_edit", "rotate")).metadata["executor"] == name
+
+
+def test_an_executor_that_overrides_run_is_refused_when_defined():
+    from pipeline.executors import Executor
+
+    with pytest.raises(TypeError, match="_execute"):
+        class SkipsTheSeed(Executor):  # noqa: F841 - defining it is the test
+            def run(self, request):
+                return CapabilityResult(message="no seed")
+
+    class Minimal(Executor):
+        name = "minimal"
+
+        def __init__(self, registry):
+            self.registry = registry
+
+        def _execute(self, request):
+            return CapabilityResult(message=str(request.params["seed"]))
+
+    result = Minimal(_seeded_registry()).run(CapabilityRequest("image_generation", "a fox"))
+    assert result.message.isdigit() and result.metadata["executor"] == "minimal"
+
+
+# ---- ZeroGPU: the caller's quota token reaches spaces.GPU -------------------------------------------------------
+def _zerogpu_front(settings, spaces):
+    """A real pipeline (store, router) over a ZeroGPU executor whose image edits take the model path."""
+    from models.registry import build_registry
+    from pipeline.executors.zerogpu import ZeroGpuExecutor
+    from tests.executor_util import make_front
+
+    registry = build_registry(settings, ModelCache(2**30), device="cpu")
+    registry.get("image_edit").backends[:] = [_Rotate(settings)]
+    return make_front(settings, ZeroGpuExecutor(registry, 1, spaces_module=spaces), registry=registry)
+
+
+class _Rotate(Backend):
+    name, capability, uses_model = "rotate_on_gpu", "image_edit", True
+
+    def run(self, handle, request):
+        from models.contracts import OutputImage
+
+        return CapabilityResult(images=[OutputImage(request.images[0].image.rotate(90))], message="Rotated.")
+
+
+def _photo(tmp_path, colour="teal"):
+    from PIL import Image
+
+    path = tmp_path / f"photo-{colour}.png"
+    Image.new("RGB", (48, 32), colour).save(path)  # a new colour is a new input (no result-cache hit)
+    return str(path)
+
+
+def test_a_chat_on_a_plain_thread_bills_the_callers_token_and_an_anonymous_one_none(settings, tmp_path):
+    from tests.executor_util import send
+    from tests.fake_spaces import FakeSpaces
+
+    spaces = FakeSpaces()
+    pipeline, store = _zerogpu_front(settings, spaces)
+    replies = []
+    for colour, context in (("teal", {"x_ip_token": "quota-token-of-alice"}), ("navy", {})):
+        photo = _photo(tmp_path, colour)
+        worker = threading.Thread(target=lambda c=context, p=photo: replies.append(
+            send(pipeline, "rotate it 90 degrees", [p], **c)), name="chat-run-test")
+        worker.start()
+        worker.join(60)
+    assert [r.type for r in replies] == ["image", "image"], [r.message for r in replies]
+    assert [(c["x-ip-token"], c["thread"]) for c in spaces.calls] == [("quota-token-of-alice", "chat-run-test"),
+                                                                     (None, "chat-run-test")]
+    assert spaces.request_var.get(None) is None  # nothing is left behind in the caller's context
+    assert "quota-token-of-alice" not in str(store.history(replies[0].session_id, "owner-test-executors", limit=10))
+    store.close()
+
+
+def test_a_request_already_in_the_context_keeps_its_own_token(settings, tmp_path):
+    """An API call runs on Gradio's handler thread, whose request spaces reads directly: left alone."""
+    from tests.executor_util import send
+    from tests.fake_spaces import FakeSpaces, GradioLikeRequest
+
+    spaces = FakeSpaces()
+    pipeline, store = _zerogpu_front(settings, spaces)
+    spaces.request_var.set(GradioLikeRequest({"x-ip-token": "from-gradio"}))
+    assert send(pipeline, "rotate it 90 degrees", [_photo(tmp_path)], x_ip_token="from-gradio").type == "image"
+    assert spaces.calls[-1]["x-ip-token"] == "from-gradio"
+    store.close()
+
+
+def test_a_browser_chat_through_livechat_passes_the_page_requests_token_to_spaces_gpu(settings, tmp_path):
+    """LiveChat.send reads the page request's headers, LiveChat.start runs the message on a plain thread."""
+    from types import SimpleNamespace
+
+    from tests.fake_spaces import FakeSpaces
+    from ui.handlers import Handlers
+    from ui.live import LiveChat
+
+    spaces = FakeSpaces()
+    settings = settings.replace(owner_secret="zerogpu-live-secret")
+    pipeline, store = _zerogpu_front(settings, spaces)
+    live = LiveChat(Handlers(settings, pipeline, store, pipeline.registry, pipeline.router), upload_folder=tmp_path)
+    page = SimpleNamespace(session_hash="tab-1", username=None, headers={"x-ip-token": "quota-token-of-bob"})
+    run = live.send("rotate it 90 degrees", [_photo(tmp_path)], {}, "owner-bob", page)
+    live.start(run)
+    assert run.finished.wait(60) and run.response.type == "image", run.response
+    assert spaces.calls and spaces.calls[-1]["x-ip-token"] == "quota-token-of-bob"
+    assert spaces.calls[-1]["thread"].startswith("chat-run-")  # the board's plain thread, no Gradio request
+    store.close()
+
+
+REAL_SPACES_SCRIPT = r'''
+import json
+import spaces
+import spaces.zero.client as client
+from spaces.config import Config
+from models.cache import ModelCache
+from models.contracts import Backend, Capability, CapabilityRequest, CapabilityResult
+from models.registry import Registry
+from pipeline.executors.zerogpu import ZeroGpuExecutor
+
+Config.zero_gpu = True  # what SPACES_ZERO_GPU=true sets; the scheduler below stands in for ZeroGPU's service
+seen = []
+
+class Scheduled(Exception):
+    pass
+
+def schedule(task_id, request=None, duration=None, gpu_size=None, _first_attempt=True):
+    headers = client._get_headers(request)  # the real client's own reading of the request
+    seen.append({"x-ip-token": headers.get("x-ip-token"), "seconds": duration.total_seconds()})
+    raise Scheduled()
+
+client.schedule = schedule
+
+class Echo(Backend):
+    name, capability = "echo", "upscale"
+    def run(self, handle, request):
+        return CapabilityResult(message="ran")
+
+registry = Registry(ModelCache(2**30))
+registry.add(Capability("upscale", "echo", backends=[Echo()]))
+executor = ZeroGpuExecutor(registry, 1)  # the real `spaces` module
+for credentials in ({"x_ip_token": "quota-token-of-carol"}, {}):
+    try:
+        executor.run(CapabilityRequest("upscale", "upscale it", credentials=credentials))
+    except Scheduled:
+        pass
+print(json.dumps(seen))
+'''
+
+
+def test_the_real_spaces_wrapper_reads_the_token_the_executor_presents():
+    """spaces 0.51.3 itself, ZeroGPU switched on in a fresh process, its scheduler call recorded (no ZeroGPU here):
+    the header the real wrapper and client read is the caller's token, and the duration is the executor's."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    from pipeline.executors.zerogpu import GpuTimes
+
+    if torch.version.cuda is None:  # spaces/zero/torch/static.py reads torch.version.cuda at import
+        pytest.skip("spaces' ZeroGPU code needs a CUDA build of torch (the CPU install has none; ZeroGPU never does)")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    out = subprocess.run([sys.executable, "-c", REAL_SPACES_SCRIPT], cwd=root, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    asked = GpuTimes().duration("upscale", 4.0)  # the request names no image: 1024² at the default 4x
+    assert seen == [{"x-ip-token": "quota-token-of-carol", "seconds": asked}, {"x-ip-token": None, "seconds": asked}]

@@ -257,6 +257,9 @@ def test_named_target_is_found_with_clipseg_and_only_its_pixels_change(settings,
 def test_lama_backend_loads_a_checkpoint_through_spandrel(settings, cat_with_object, tmp_path):
     import torch
     from safetensors.torch import save_file
+    from models.spandrel_compat import import_spandrel
+
+    import_spandrel()  # spandrel also where torchvision is absent (requirements-cpu.txt)
     from spandrel.architectures.LaMa import LaMa
 
     torch.manual_seed(0)
@@ -284,6 +287,9 @@ def test_the_default_lama_checkpoint_layout_loads_without_running_its_pickled_cl
     import types
 
     import torch
+    from models.spandrel_compat import import_spandrel
+
+    import_spandrel()  # spandrel also where torchvision is absent (requirements-cpu.txt)
     from spandrel import MaskedImageModelDescriptor, ModelLoader
     from spandrel.architectures.LaMa import LaMa
 

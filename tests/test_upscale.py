@@ -171,6 +171,9 @@ def test_cancel_and_progress(settings, astronaut):
 @pytest.fixture(scope="module")
 def tiny_esrgan(tmp_path_factory):
     import torch
+    from models.spandrel_compat import import_spandrel
+
+    import_spandrel()  # spandrel also where torchvision is absent (requirements-cpu.txt)
     from spandrel.architectures.ESRGAN import ESRGAN
 
     torch.manual_seed(0)
@@ -182,6 +185,9 @@ def tiny_esrgan(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_compact(tmp_path_factory):
     import torch
+    from models.spandrel_compat import import_spandrel
+
+    import_spandrel()  # spandrel also where torchvision is absent (requirements-cpu.txt)
     from spandrel.architectures.Compact import Compact
 
     torch.manual_seed(0)

@@ -22,6 +22,10 @@ FFHQ_TEMPLATE_512 = np.array([[192.98138, 239.94708], [318.90277, 240.19366], [2
 def load_restorer(path, device: str) -> Callable[[np.ndarray], np.ndarray]:
     """A `restore_crop` function built from GFPGAN/RestoreFormer weights at `path` (spandrel detects the arch)."""
     import torch
+
+    from models.spandrel_compat import import_spandrel
+
+    import_spandrel()  # also without torchvision (the CPU install)
     from spandrel import ModelLoader
 
     descriptor = ModelLoader(device=torch.device(device)).load_from_file(str(path))

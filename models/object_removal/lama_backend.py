@@ -76,6 +76,9 @@ def read_checkpoint(path) -> dict:
 
 
 def load_lama(path, device: str):
+    from models.spandrel_compat import import_spandrel
+
+    import_spandrel()  # also without torchvision (the CPU install)
     from spandrel import MaskedImageModelDescriptor, ModelLoader
 
     loader = ModelLoader()

@@ -23,6 +23,9 @@ OVERLAP = 32  # RRDBNet's useful receptive field is wide
 
 def load_sr_descriptor(path, device: str):
     """A spandrel ImageModelDescriptor on `device`, refusing weights that are not an RGB upscaler."""
+    from models.spandrel_compat import import_spandrel
+
+    import_spandrel()  # also without torchvision (the CPU install)
     from spandrel import ImageModelDescriptor, ModelLoader
 
     try:

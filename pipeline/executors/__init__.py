@@ -6,8 +6,10 @@ owners) stays in the pipeline. `LocalExecutor` runs the first ready backend in t
 cache; runs of backends that use a model pass through `ModelSlots` (`GATEWAY_CONCURRENCY_LIMIT` at a time) and
 execute on `ModelWorkers` threads at a lower CPU priority (`GATEWAY_MODEL_NICE`), while model-free work (text
 answers, Pillow edits) runs at once, in the request's own thread. Every result's metadata names the executor
-that ran it. Other executors (Ray Serve, remote gateway workers) plug in behind `build_executor`; the seed of a
-run is fixed before it leaves (`seed.py`) and requests travel in one wire format (`codec.py`).
+that ran it. Other executors (ZeroGPU, Ray Serve, remote gateway workers) plug in behind `build_executor`;
+requests travel in one wire format (`codec.py`). The seam enforces itself: `Executor.run` fixes the seed
+(`seed.py`) before any executor sees the request and names the executor in the result's metadata; an executor
+implements only `_execute`, and a subclass that overrides `run` is refused when its class is defined.
 """
 
 from __future__ import annotations
@@ -19,11 +21,26 @@ from pipeline.executors.workers import ModelWorkers
 
 
 class Executor:
-    """Runs one capability request somewhere and returns its result (metadata["executor"] names where)."""
+    """Runs one capability request somewhere and returns its result (metadata["executor"] names where).
+
+    Subclasses implement `_execute(request)`; `run` is the same for all of them and cannot be overridden."""
 
     name = "base"
+    registry = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "run" in cls.__dict__:
+            raise TypeError(f"{cls.__name__} overrides Executor.run: implement _execute(request) instead (run fixes "
+                            "the seed and names the executor for every executor)")
 
     def run(self, request: CapabilityRequest) -> CapabilityResult:
+        request = resolve_seed(request, self.registry.get(request.capability))
+        result = self._execute(request)
+        result.metadata.setdefault("executor", self.name)  # a remote executor may name its worker first
+        return result
+
+    def _execute(self, request: CapabilityRequest) -> CapabilityResult:
         raise NotImplementedError
 
     def describe(self) -> dict:
@@ -39,19 +56,14 @@ class LocalExecutor(Executor):
         self.slots = ModelSlots(model_slots, max_waiting, time_limit_s)
         self.workers = ModelWorkers(self.slots.slots, model_nice) if model_nice > 0 else None
 
-    def run(self, request: CapabilityRequest) -> CapabilityResult:
-        request = resolve_seed(request, self.registry.get(request.capability))
+    def _execute(self, request: CapabilityRequest) -> CapabilityResult:
         backend = self.registry.ready_backend(request.capability)
-        if backend.uses_model:
-            with self.slots.acquire(request):
-                if self.workers is None:
-                    result = self.registry.run(request, backend)
-                else:
-                    result = self.workers.run(self.registry.run, request, backend)
-        else:
-            result = self.registry.run(request, backend)
-        result.metadata.setdefault("executor", self.name)
-        return result
+        if not backend.uses_model:
+            return self.registry.run(request, backend)
+        with self.slots.acquire(request):
+            if self.workers is None:
+                return self.registry.run(request, backend)
+            return self.workers.run(self.registry.run, request, backend)
 
     def describe(self) -> dict:
         return {"executor": self.name, "model_slots": self.slots.slots, "running": self.slots.running(),

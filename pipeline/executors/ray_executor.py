@@ -1,14 +1,14 @@
 """`RayExecutor` (GATEWAY_EXECUTOR=ray): capability runs on Ray Serve replicas, the front stays as it is.
 
-Start-up (in a background thread, so the app starts at once): join the cluster at GATEWAY_RAY_ADDRESS, or
-start a local Ray in this process when it is empty, then deploy two Serve applications (see `ray_replica`):
-`models` for backends that load a model and `light` for model-free work. A run: fix the seed, encode the
-request (`codec`), call the pool's handle with `multiplexed_model_id` = the backend's cache key (Serve routes
-it to a replica that already holds that model), relay the streamed progress, decode the result. Stop (the
-request's cancel event) cancels the Serve call, which sets the cancel event inside the replica; a run longer
-than GATEWAY_EXECUTOR_TIMEOUT_S is abandoned with an error. A replica that dies mid-run is retried once (Serve
-sends the retry to a live replica); a second death is a clear error. Nothing is written by replicas, so a
-retried or failed run leaves nothing half-done.
+Start-up (in a background thread, so the app starts at once): join the cluster at GATEWAY_RAY_ADDRESS, or start a
+local Ray in this process when it is empty, then deploy two Serve applications (see `ray_replica`): `models` for
+backends that load a model and `light` for model-free work. A run (its seed already fixed by `Executor.run`):
+encode the request (`codec`), call the pool's handle with `multiplexed_model_id` = the backend's cache key (Serve
+routes it to a replica that already holds that model), relay the streamed progress, decode the result. Stop (the
+request's cancel event) cancels the Serve call, which sets the cancel event inside the replica; a run longer than
+GATEWAY_EXECUTOR_TIMEOUT_S is abandoned with an error. A replica that dies mid-run is retried once (Serve sends
+the retry to a live replica); a second death is a clear error. Nothing is written by replicas, so a retried or
+failed run leaves nothing half-done.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from models.contracts import CapabilityRequest, CapabilityResult
 from pipeline.executors import Executor
 from pipeline.executors.codec import ExecutorUnavailable, decode_result, encode_request
 from pipeline.executors.ray_replica import LIGHT, MODELS, replica_deployment
-from pipeline.executors.seed import resolve_seed
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +120,8 @@ class RayExecutor(Executor):
             self._stopped.set()
 
     # ---- a run ---------------------------------------------------------------------------------------------
-    def run(self, request: CapabilityRequest) -> CapabilityResult:
+    def _execute(self, request: CapabilityRequest) -> CapabilityResult:
         capability = self.registry.get(request.capability)
-        request = resolve_seed(request, capability)
         pool = MODELS if any(b.uses_model for b in capability.backends) else LIGHT
         key = self._model_key(capability.name) if pool == MODELS else ""
         header, blobs = encode_request(request, credentials=("hf_token",))
@@ -141,7 +139,6 @@ class RayExecutor(Executor):
                 log.warning("a Ray replica died mid-run (%s); retrying once", exc)
                 request.report(0.0, "A Ray replica stopped; retrying on another one…")
                 continue
-            result.metadata["executor"] = self.name
             request.report(1.0, "Done")
             if attempt == 2:
                 result.metadata["executor_retried"] = True

@@ -1,14 +1,14 @@
 """`RemoteExecutor` (GATEWAY_EXECUTOR=remote): runs go to gateway workers (GATEWAY_ROLE=worker) via gradio_client.
 
 The workers are the same app on other machines or Spaces (GATEWAY_REMOTE_WORKERS). A background thread checks
-each one's `/health` every GATEWAY_REMOTE_HEALTH_INTERVAL_S; a run fixes its seed, picks the least busy
-healthy worker (or the next in turn), sends the wire message with the worker token and the caller's ZeroGPU
-`x-ip-token` as headers, relays the worker's progress and, on stop, cancels the run on the worker. A worker
-that cannot be reached, refuses the token or drops the connection is marked down at once and the run goes to
-the next one (at most two tries; a worker whose model queue is full just passes the run on); with none left it runs here (GATEWAY_REMOTE_FALLBACK=local, the metadata
-says why) or answers that no worker is available. Connection attempts are bounded by
-GATEWAY_REMOTE_CONNECT_TIMEOUT_S, a silent connection by a 60 s read timeout (Gradio sends heartbeats every
-15 s) and a whole run by GATEWAY_EXECUTOR_TIMEOUT_S, so the chat never hangs.
+each one's `/health` every GATEWAY_REMOTE_HEALTH_INTERVAL_S; a run (its seed fixed by `Executor.run`) picks the
+least busy healthy worker (or the next in turn), sends the wire message with the worker token and the caller's
+ZeroGPU `x-ip-token` as headers, relays the worker's progress and, on stop, cancels the run on the worker. A
+worker that cannot be reached, refuses the token or drops the connection is marked down at once and the run goes
+to the next one (at most two tries; a worker whose model queue is full just passes the run on); with none left it
+runs here (GATEWAY_REMOTE_FALLBACK=local, the metadata says why) or answers that no worker is available.
+Connection attempts are bounded by GATEWAY_REMOTE_CONNECT_TIMEOUT_S, a silent connection by a 60 s read timeout
+(Gradio sends heartbeats every 15 s) and a whole run by GATEWAY_EXECUTOR_TIMEOUT_S, so the chat never hangs.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from core.errors import Cancelled, GatewayError, Unauthorized
 from models.contracts import CapabilityRequest, CapabilityResult
 from pipeline.executors import Executor, LocalExecutor
 from pipeline.executors.codec import ExecutorUnavailable, decode_result, encode_request, raise_error
-from pipeline.executors.seed import resolve_seed
 from pipeline.executors.transport import IP_TOKEN_HEADER, SPOOL, TOKEN_HEADER, pack, unpack
 
 log = logging.getLogger(__name__)
@@ -112,8 +111,7 @@ class RemoteExecutor(Executor):
             threading.Thread(target=old.close, name="remote-client-close", daemon=True).start()
 
     # ---- a run --------------------------------------------------------------------------------------------------
-    def run(self, request: CapabilityRequest) -> CapabilityResult:
-        request = resolve_seed(request, self.registry.get(request.capability))
+    def _execute(self, request: CapabilityRequest) -> CapabilityResult:
         run_id = uuid.uuid4().hex
         header, blobs = encode_request(request, run_id=run_id, credentials=("hf_token",))
         tried, busy = [], None
