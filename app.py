@@ -48,39 +48,42 @@ def prepare(settings: Settings):
 
 
 def build_app(settings: Settings):
-    """The gradio Blocks app and the objects behind it (for tests and scripts)."""
-    if settings.role == "worker":  # a stateless run endpoint for a front's GATEWAY_REMOTE_WORKERS (ui/worker.py)
-        from ui.worker import build_worker_app
-
-        return build_worker_app(settings)
-    from models.cache import model_cache_for
-    from models.registry import build_registry
-    from pipeline.executors import build_executor
+    """The gradio Blocks app and the objects behind it (for tests and scripts): the parts from
+    `pipeline.assemble`, the UI on top."""
+    from pipeline.assemble import assemble
     from pipeline.boundary.identity import resolve_owner_secret
-    from pipeline.understand.presets import seed_templates
-    from pipeline.run.process import Pipeline
-    from pipeline.run.recovery import repair_interrupted
-    from pipeline.understand.refine import Refiner
-    from pipeline.understand.router import Router
-    from pipeline.store import Store
+
+    if settings.role == "worker":  # a stateless run endpoint for a front's GATEWAY_REMOTE_WORKERS (ui/worker.py)
+        from pipeline.executors.worker_service import WorkerService
+        from ui.worker import build_worker_ui
+
+        parts = assemble(settings, "worker")
+        service = WorkerService(settings, parts.registry, parts.executor)
+        demo = build_worker_ui(service, settings)
+        demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=settings.request_concurrency)
+        return demo, service
     from ui.handlers import Handlers
     from ui.layout import build_ui
 
     if not settings.owner_secret:
         settings = settings.replace(owner_secret=resolve_owner_secret("", settings.data_dir)[0])
-    store = Store(settings.db_path, settings.images_dir)
-    seed_templates(store)
-    repair_interrupted(store)  # messages a crash left unanswered get an "interrupted — try again" reply
-    registry = build_registry(settings, model_cache_for(settings), device=settings.device)
-    router = Router(settings, registry)
-    pipeline = Pipeline(settings, store, registry, router, Refiner(store), executor=build_executor(settings, registry))
-    handlers = Handlers(settings, pipeline, store, registry, router, export_dir=export_folder(settings))
+    parts = assemble(settings, "front")
+    handlers = Handlers(settings, parts.pipeline, parts.store, parts.registry, parts.router,
+                        export_dir=export_folder(settings))
     demo = build_ui(handlers, settings)
     # Gradio recomputes its monitoring summary (a pandas groupby over up to 10,000 past events) after every
     # event by default: ~20 % of the server's CPU under many cheap requests. Once per 1,000 events is plenty.
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=settings.request_concurrency)
     return demo, handlers
+
+
+def preload_on_zerogpu(settings: Settings, registry) -> None:
+    """ZeroGPU wants models placed on cuda in the main process, before launch (front and worker alike)."""
+    from pipeline.assemble import preload_on_zerogpu as preload
+
+    if platform.on_zerogpu():
+        log.info("ZeroGPU: preloaded %s", ", ".join(preload(registry)) or "nothing (no weights present)")
 
 
 def export_folder(settings: Settings) -> Path:
@@ -132,8 +135,6 @@ def fetch_off_hub_weights(settings: Settings, registry) -> None:
 
 def launch(settings: Settings, **kwargs):
     if settings.role == "worker":
-        from ui.worker import launch_worker
-
         return launch_worker(settings, **kwargs)
     from ui.style import CSS
 
@@ -144,10 +145,7 @@ def launch(settings: Settings, **kwargs):
     # Load the router's text model while the server starts, so the first message does not wait for it.
     threading.Thread(target=handlers.router.warm, name="router-warm", daemon=True).start()
     log_start_up_block(settings, handlers.registry, facts)
-    if platform.on_zerogpu():  # ZeroGPU wants models placed on cuda in the main process, before launch
-        from pipeline.executors.zerogpu import preload
-
-        log.info("ZeroGPU: preloaded %s", ", ".join(preload(handlers.registry)) or "nothing (no weights present)")
+    preload_on_zerogpu(settings, handlers.registry)
     if backup is not None:
         backup.snapshot(force=backup.manifest() is None)
         backup.start()
@@ -175,6 +173,17 @@ def launch(settings: Settings, **kwargs):
         if backup is not None:
             backup.stop()  # the last snapshot of a clean shutdown
     return demo
+
+
+def launch_worker(settings: Settings, **kwargs):
+    """Serve a worker where the platform expects it (as the front does: core/platform.py)."""
+    from ui.worker import MAX_FILE_BYTES
+
+    demo, service = build_app(settings)
+    preload_on_zerogpu(settings, service.registry)
+    # Uploads are accepted before the token is checked: bound them (the largest stored image a front may send).
+    return demo.launch(**platform.listen_kwargs(settings), max_file_size=MAX_FILE_BYTES, footer_links=["api"],
+                       **kwargs)
 
 
 def _stop_on_sigterm() -> None:

@@ -5,6 +5,7 @@ need them — the executor, the store (with the prompt templates and the start-u
 the router and the pipeline. `app.py` adds the UI on top of a `front`; a remote worker (`GATEWAY_ROLE=worker`)
 gets only the registry and a local executor; `python -m pipeline.evaluate` and the router bench ask for a
 `router`; the benches build a `front` on a data folder of their own. Heavy libraries load later, in the backends.
+`describe` is what the server can do (the `/capabilities` answer).
 """
 
 from __future__ import annotations
@@ -74,3 +75,15 @@ def preload_on_zerogpu(registry) -> list[str]:
     from pipeline.executors.zerogpu import preload
 
     return preload(registry)
+
+
+def describe(settings, registry, router=None) -> dict:
+    """What this server can do: every capability with its backends, the router, and the start-up block (device,
+    torch/CUDA and the driver, weights) — the `/capabilities` answer and the page's capabilities view."""
+    from models import runtime
+
+    out = {"capabilities": registry.describe()}
+    if router is not None and hasattr(router, "describe"):
+        out["router"] = router.describe()
+    out["runtime"] = runtime.block(settings, registry)
+    return out

@@ -59,6 +59,6 @@ class EventClient:
 
     def send_only(self, text: str, session_hash: str, state: dict | None = None) -> str:
         """The chat box's send event alone (its run event never follows), like a tab closed at once."""
-        dep = next(d for d in self.dependencies if d.get("api_name") == "on_send")
+        dep = next(d for d in self.dependencies if d.get("api_name") == "send")
         box = {"text": text, "files": []}
         return self.call(dep, [box, state or {"token": "", "session_id": ""}, None], session_hash=session_hash)

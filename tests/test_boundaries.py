@@ -106,3 +106,10 @@ def test_the_capability_check_sees_an_import_inside_a_function(tmp_path):
                              "models/face_swap/probe.py -> models.upscale.tiling",
                              "models/upscale/probe.py -> models.face_swap",
                              "models/upscale/probe.py -> models.face_swap.landmark_swap"]
+
+
+def test_ui_imports_nothing_from_models():
+    """The composition root (app.py with pipeline/assemble.py) hands the UI what it needs."""
+    found = [f"{path.relative_to(ROOT)} -> {module}" for path in sorted((ROOT / "ui").rglob("*.py"))
+             for module in sorted(imported_names(path, ROOT)) if module.split(".")[0] == "models"]
+    assert found == []

@@ -114,7 +114,7 @@ def test_chat_through_mcp_returns_an_image(server):
         return await session.call_tool("list_sessions", {"owner": OWNER})
 
     sessions = asyncio.run(_session(server.url, listing))
-    assert "make it black and white" in " ".join(c.text for c in sessions.content if c.type == "text")
+    assert "make it black and white" in " ".join(c.text for c in sessions.content if c.type == "text").lower()
 
 
 def test_the_mcp_server_can_be_turned_off(tmp_path):

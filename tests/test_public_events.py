@@ -167,7 +167,7 @@ def test_abandoned_sends_do_not_wedge_anybody(server):
     the first one's expiry, not forever); meanwhile another owner's API chat is answered at once, and nothing of
     the abandoned messages is stored."""
     client = EventClient(server.url)
-    on_run = next(d for d in client.dependencies if d.get("api_name") == "on_run")
+    on_run = client.dependency("run")
     finished, threads = [], []
 
     def chat_with_an_abandoned_message(i):

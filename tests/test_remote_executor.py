@@ -190,7 +190,7 @@ def test_a_front_process_with_remote_workers_forwards_the_callers_quota_token(wo
         path = tmp_path / "photo.png"
         photo().save(path)
         client = Client(front.url, verbose=False, headers={"x-ip-token": "caller-quota-token"})
-        response, files = client.predict("rotate it 90 degrees", [handle_file(str(path))], None, "", "owner-token-1",
+        response, files = client.predict("rotate it 90 degrees", [handle_file(str(path))], None, "", "owner-token-0001-remote",
                                          {}, api_name="/chat")
         assert response["type"] == "image", response
         assert response["data"]["metadata"]["executor"] == f"remote:127.0.0.1:{worker.port}"

@@ -207,13 +207,9 @@ class Handlers:
         return self.exportable(row.path, owner_id)
 
     def api_capabilities(self):
-        from models import runtime
+        from pipeline.assemble import describe
 
-        out = {"capabilities": self.registry.describe()}
-        if self.router is not None and hasattr(self.router, "describe"):
-            out["router"] = self.router.describe()
-        out["runtime"] = runtime.block(self.settings, self.registry)  # the start-up block: device, weights…
-        return _without_server_paths(out)
+        return _without_server_paths(describe(self.settings, self.registry, self.router))
 
 
 def signed_in_user(request) -> str:

@@ -15,22 +15,6 @@ from pipeline.executors.transport import IP_TOKEN_HEADER, TOKEN_HEADER, pack, sw
 MAX_FILE_BYTES = 300 * 2**20
 
 
-def build_worker_app(settings):
-    """(Blocks, WorkerService) of a worker: its own model cache and registry, nothing stored."""
-    from models.cache import model_cache_for
-    from models.registry import build_registry
-    from pipeline.executors import build_executor
-    from pipeline.executors.worker_service import WorkerService
-
-    registry = build_registry(settings, model_cache_for(settings), device=settings.device)
-    # The local executor of this platform: on a ZeroGPU Space model runs go through spaces.GPU there.
-    executor = build_executor(settings.replace(executor="local"), registry)
-    service = WorkerService(settings, registry, executor)
-    demo = build_worker_ui(service, settings)
-    demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=settings.request_concurrency)
-    return demo, service
-
-
 def build_worker_ui(service, settings) -> gr.Blocks:
     with gr.Blocks(title="AI image gateway worker", delete_cache=(900, 3600)) as demo:
         gr.Markdown("## AI image gateway — worker\nThis server runs capability requests for a gateway front "
@@ -71,22 +55,6 @@ def build_worker_ui(service, settings) -> gr.Blocks:
         triggers[1].click(cancel, [run_id], status, api_name="cancel", concurrency_limit=None)
         triggers[2].click(health, None, status, api_name="health", concurrency_limit=None)
     return demo
-
-
-def launch_worker(settings, **kwargs):
-    """Serve a worker where the platform expects it (as the front does: core/platform.py)."""
-    from core import platform
-
-    demo, service = build_worker_app(settings)
-    if platform.on_zerogpu():  # ZeroGPU wants models placed on cuda in the main process, before launch
-        from models import runtime
-        from pipeline.executors.zerogpu import preload
-
-        runtime.collect(settings)
-        preload(service.registry)
-    # Uploads are accepted before the token is checked: bound them (the largest stored image a front may send).
-    return demo.launch(**platform.listen_kwargs(settings), max_file_size=MAX_FILE_BYTES, footer_links=["api"],
-                       **kwargs)
 
 
 def _header(request, name: str) -> str:

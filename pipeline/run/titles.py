@@ -17,9 +17,12 @@ from pathlib import PurePath
 MAX_WORDS_CHARS = 48
 MAX_NAME_CHARS = 28
 
-_OPENING = re.compile(r"^(?:(?:hi|hello|hey|heya|yo|ok|okay|so|please|pls|plz|can you|could you|would you|can u|"
-                      r"could u|will you|i want you to|i'd like you to|i need you to|kindly|just)\b[\s,!.:;-]*)+", re.I)
+# A greeting is dropped only when punctuation ends it ("hi! remove…"), not in "hello from nobody".
+_OPENING = re.compile(r"^(?:(?:(?:hi|hello|hey|heya|yo|ok|okay|so)(?:\s+there)?\s*[,!.:;-]+|(?:please|pls|plz|can you|"
+                      r"could you|would you|can u|could u|will you|i want you to|i'd like you to|i need you to|kindly|"
+                      r"just)\b)[\s,!.:;-]*)+", re.I)
 _CLOSING = re.compile(r"(?:[\s,]+(?:please|pls|plz|thanks|thank you|thx|for me))+[\s.!?]*$|[\s.!?,;:]+$", re.I)
+_QUESTION = re.compile(r"^(?:what|how|why|who|which|where|when|is|are|do|does|can|could|would|will|should)\b", re.I)
 _MEANINGLESS_NAME = re.compile(r"^(?:image|img|file|upload|blob|download|unnamed|untitled|clipboard|pasted|photo|"
                                r"picture|tmp\w*|[0-9a-f]{12,}|[0-9a-f-]{32,}|\d+)$", re.I)
 
@@ -58,9 +61,14 @@ def _file_name(source) -> str:
 
 
 def _words(text: str) -> str:
-    words = " ".join((text or "").split())
+    original = " ".join((text or "").split())
+    words = original
     for _ in range(2):
         words = _CLOSING.sub("", _OPENING.sub("", words)).strip()
+    if not words:  # nothing but a greeting or politeness: the message itself ("Hello")
+        words = _CLOSING.sub("", original).strip()
+    elif _QUESTION.match(words) and original.rstrip().endswith("?"):
+        words += "?"  # a question stays one ("What can you do?")
     if not words:
         return ""
     return _cut(words[0].upper() + words[1:], MAX_WORDS_CHARS)
