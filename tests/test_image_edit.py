@@ -91,6 +91,12 @@ PARSE_CASES = [
     ("turn it monochrome", {"operation": "grayscale"}),
     ("greyscale please", {"operation": "grayscale"}),
     ("convert to grey scale", {"operation": "grayscale"}),
+    # sepia
+    ("make it sepia", {"operation": "sepia"}),
+    ("give the photo an old sepia tone", {"operation": "sepia"}),
+    ("sepia-toned black and white", {"operation": "sepia"}),
+    ("sepia-free black and white", {"operation": "grayscale"}),
+    ("sepai please", {"operation": "sepia"}),
     # blur, sharpen
     ("blur it slightly", {"operation": "blur", "radius": 2}),
     ("blur it", {"operation": "blur", "radius": 4}),
@@ -281,6 +287,18 @@ def test_grayscale_has_equal_channels(settings, astronaut):
     assert arr[..., 0].std() > 20  # still a picture, not a flat grey
 
 
+def test_sepia_is_a_warm_monochrome(settings, astronaut):
+    """Every pixel brown-toned (red >= green >= blue) and the hue the same everywhere: the picture's own colours
+    are gone (the astronaut's orange suit and the blue sky give the same hue), its light and shade are not."""
+    arr = np.asarray(edited(settings, astronaut, "make it sepia")).astype(int)
+    red, green, blue = arr[..., 0], arr[..., 1], arr[..., 2]
+    mid_tones = (red > 40) & (red < 255)  # neither clipped nor so dark that rounding decides the ratio
+    assert (red >= green).all() and (green >= blue).all()
+    ratios = blue[mid_tones] / red[mid_tones]
+    assert ratios.std() < 0.01 and 0.65 < ratios.mean() < 0.72
+    assert green.std() > 20  # still a picture
+
+
 def test_blur_and_sharpen_change_the_detail(settings, astronaut):
     base = laplacian_variance(astronaut)
     slight, heavy = (laplacian_variance(edited(settings, astronaut, t)) for t in ("blur it slightly", "blur it a lot"))
@@ -290,7 +308,7 @@ def test_blur_and_sharpen_change_the_detail(settings, astronaut):
 
 
 COLOUR_EDITS = ["make it brighter", "less bright", "increase contrast by 50%", "desaturate", "more vivid",
-                "black and white", "blur it", "sharpen it"]
+                "black and white", "sepia", "blur it", "sharpen it"]
 
 
 @pytest.mark.parametrize("text", COLOUR_EDITS)

@@ -141,6 +141,15 @@ def test_black_and_white_after_a_background_removal_is_an_edit_not_a_colour(rout
     assert only.intent.params["background"] == "navy"
 
 
+def test_sepia_is_a_basic_edit_and_a_sepia_drawing_a_style(router):
+    (step,) = router.plan("could you give this picture a sepia look", ONE_IMAGE).steps
+    assert step.intent.name == "image_edit" and step.intent.params["operation"] == "sepia" and step.label == "Sepia"
+    upscale, tone = router.plan("enlarge it 2x and after that tone it sepia", ONE_IMAGE).steps
+    assert (upscale.intent.name, tone.intent.name, tone.intent.params["operation"]) == ("upscale", "image_edit", "sepia")
+    (style,) = router.plan("make it look like a sepia drawing by leonardo", ONE_IMAGE).steps
+    assert style.intent.name == "style_transfer"
+
+
 def test_a_remark_before_the_request_does_not_set_the_edit(router):
     step = router.plan("the picture is all blurry, can you sharpen it?", ONE_IMAGE).steps[0]
     assert step.intent.params["operation"] == "sharpen"

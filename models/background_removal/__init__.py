@@ -2,7 +2,8 @@
 
 Backends, first ready wins: `rembg` (neural: BiRefNet / IS-Net / U2-Net weights from a local folder or
 rembg's home, fetched by `python -m models.download background_removal`) and `grabcut` (embedded, no
-download: face-guided GrabCut with soft guided-filter edges). Both return an RGBA cut-out (or the subject on
+download: YOLOv5s-seg instance masks for people, animals and vehicles, face- or frame-seeded GrabCut
+otherwise, with soft guided-filter edges). Both return an RGBA cut-out (or the subject on
 a colour), optionally the matte, with halo-free edge colours. Importing this package imports nothing heavy.
 """
 

@@ -26,6 +26,7 @@ _FOLLOW_UPS = {
     "contrast": ["Make it a bit brighter", "Make the colours more vivid", "Convert it to black and white"],
     "saturation": ["Increase the contrast a bit", "Make it a bit brighter", "Convert it to black and white"],
     "grayscale": ["Increase the contrast by 20%", "Sharpen it a bit", "Apply an art style"],
+    "sepia": ["Increase the contrast a bit", "Sharpen it a bit", "Apply an art style"],
     "blur": ["Sharpen it a bit", "Remove the background", "Make it a bit brighter"],
     "sharpen": ["Upscale to higher resolution", "Increase the contrast a bit", "Remove the background"],
 }
@@ -35,7 +36,8 @@ class PillowEditBackend(Backend):
     name = "pillow"
     capability = "image_edit"
     licence = "MIT-CMU (Pillow)"
-    description = "Rotate, flip, crop, resize, brightness, contrast, saturation, black and white, blur, sharpen."
+    description = ("Rotate, flip, crop, resize, brightness, contrast, saturation, black and white, sepia, blur, "
+                   "sharpen.")
     estimated_bytes = 0
     embedded = True
     uses_model = False

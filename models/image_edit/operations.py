@@ -1,8 +1,8 @@
 """The basic edits as pure functions on PIL images, plus the geometry that picks crop boxes and output sizes.
 
 Every function takes an RGB or RGBA image and returns a new image of the same mode. Colour and detail
-operations (brightness, contrast, saturation, grayscale, sharpen) touch the colour channels only and put the
-alpha channel back unchanged, because `ImageEnhance` would otherwise blend the alpha towards black or opaque.
+operations (brightness, contrast, saturation, grayscale, sepia, sharpen) touch the colour channels only and put
+the alpha channel back unchanged, because `ImageEnhance` would otherwise blend the alpha towards black or opaque.
 Blur works on premultiplied alpha ("RGBa") so transparent pixels do not bleed dark fringes into the edges.
 Rotations by multiples of 90° are exact transposes; other angles use bicubic resampling on an expanded canvas.
 """
@@ -120,6 +120,17 @@ def adjust_saturation(image: Image.Image, factor: float) -> Image.Image:
 def grayscale(image: Image.Image) -> Image.Image:
     """Grey pixels in three equal channels, so models downstream still get RGB (or RGBA)."""
     return _on_colour(image, lambda rgb: ImageOps.grayscale(rgb).convert("RGB"))
+
+
+# The classic sepia toning matrix (rows: output R, G, B from input R, G, B); values above 255 clip to white.
+SEPIA_MATRIX = (0.393, 0.769, 0.189, 0,
+                0.349, 0.686, 0.168, 0,
+                0.272, 0.534, 0.131, 0)
+
+
+def sepia(image: Image.Image) -> Image.Image:
+    """Warm brown monochrome, as an old print: the sepia matrix on the colour channels."""
+    return _on_colour(image, lambda rgb: rgb.convert("RGB", SEPIA_MATRIX))
 
 
 def blur(image: Image.Image, radius: float) -> Image.Image:

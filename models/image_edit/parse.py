@@ -16,8 +16,8 @@ import re
 
 from models.image_edit.words import normalise
 
-OPERATIONS = ("rotate", "flip", "crop", "resize", "brightness", "contrast", "saturation", "grayscale", "blur",
-              "sharpen")
+OPERATIONS = ("rotate", "flip", "crop", "resize", "brightness", "contrast", "saturation", "grayscale", "sepia",
+              "blur", "sharpen")
 
 NUMBER = r"(\d+(?:\.\d+)?)"
 _SMALL = re.compile(r"\b(a (?:little )?bit|a little|slightly|slight|little|a touch|touch|somewhat|a tad|tad|tiny|"
@@ -28,6 +28,7 @@ _LARGE = re.compile(r"\b(a lot|lots|much|way|very|really|significantly|strongly|
 _OPERATION_RULES: tuple[tuple[str, re.Pattern], ...] = tuple((name, re.compile(pattern)) for name, pattern in (
     ("sharpen", r"\b(?:less|not|no|un|de|fix(?: the)?|remove(?: the)?|reduce(?: the)?)\s?-?blur"),
     ("blur", r"\b(?:less sharp|soften|softer)\b"),
+    ("sepia", r"\bsepia(?![\s-]*free)"),  # before grayscale: "sepia-toned black and white" is sepia
     ("grayscale", r"\b(?:grayscale|monochrome|mono|noir|colou?rless|no colou?rs?|remove (?:the |all )?colou?rs?)\b"),
     ("saturation", r"\b(?:saturat\w*|desaturat\w*|vivid|vibrant|colou?rful|punchy|muted|more colou?r\w*|"
                    r"less colou?r\w*|colou?rs? pop)"),
@@ -300,5 +301,5 @@ def _sharpen_args(clause: str) -> dict:
 _ARGUMENT_PARSERS = {
     "rotate": _rotate_args, "flip": _flip_args, "crop": _crop_args, "resize": _resize_args,
     "brightness": _colour_args, "contrast": _colour_args, "saturation": _colour_args,
-    "grayscale": lambda clause: {}, "blur": _blur_args, "sharpen": _sharpen_args,
+    "grayscale": lambda clause: {}, "sepia": lambda clause: {}, "blur": _blur_args, "sharpen": _sharpen_args,
 }

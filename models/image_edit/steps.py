@@ -150,6 +150,10 @@ def _grayscale(image, edit, max_output_pixels):
     return ops.grayscale(image), {}, "Converted to black and white."
 
 
+def _sepia(image, edit, max_output_pixels):
+    return ops.sepia(image), {}, "Toned sepia."
+
+
 def _blur(image, edit, max_output_pixels):
     if edit.get("region"):
         raise CapabilityUnavailable(
@@ -173,7 +177,8 @@ def _sharpen(image, edit, max_output_pixels):
 
 
 _STEPS = {"rotate": _rotate, "flip": _flip, "crop": _crop, "resize": _resize, "brightness": _colour,
-          "contrast": _colour, "saturation": _colour, "grayscale": _grayscale, "blur": _blur, "sharpen": _sharpen}
+          "contrast": _colour, "saturation": _colour, "grayscale": _grayscale, "sepia": _sepia, "blur": _blur,
+          "sharpen": _sharpen}
 
 
 def _check_output_size(size: tuple[int, int], max_output_pixels: int, what: str) -> None:

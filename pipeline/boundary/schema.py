@@ -28,8 +28,8 @@ MAX_ID = 10**15  # message ids (SQLite rowids stay far below)
 
 SESSION_ID = re.compile(r"[0-9a-f]{32}")
 IMAGE_ID = re.compile(r"[0-9a-f]{64}")
-EDIT_OPERATIONS = ("rotate", "flip", "crop", "resize", "brightness", "contrast", "saturation", "grayscale", "blur",
-                   "sharpen")
+EDIT_OPERATIONS = ("rotate", "flip", "crop", "resize", "brightness", "contrast", "saturation", "grayscale", "sepia",
+                   "blur", "sharpen")
 GENERATION_MODES = ("generate", "regenerate", "regenerate_exact", "variation", "safety_feedback")
 
 

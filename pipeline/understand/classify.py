@@ -61,7 +61,7 @@ _CUES: dict[str, tuple[tuple[str, float], ...]] = {
     IMAGE_EDIT: (("rotate", 4), ("flip", 4), ("mirror", 3), ("crop", 4), ("resize", 4), ("brighter", 3),
                  ("darker", 3), ("brightness", 4), ("contrast", 4), ("saturation", 4), ("saturate", 3),
                  ("black and white", 4), ("grayscale", 4), ("greyscale", 4), ("blur", 4), ("sharpen", 4),
-                 ("monochrome", 3), ("vivid", 2)),
+                 ("monochrome", 3), ("sepia", 3), ("vivid", 2)),
     CHAT: (("hello", 3), ("hi", 2), ("help", 3), ("what can you", 4), ("how do i", 3), ("thanks", 3),
            ("thank you", 3), ("who are you", 4), ("?", 0.5), ("capabilities", 3), ("what do you", 2)),
 }

@@ -71,6 +71,7 @@ _ROTATE_NUMBER = re.compile(r"\b(?:rotat\w*|turn|spin)\b(?:\s+(?:it|this|that|th
                             r"\s*(?:by|to)?\s*(-?\d{1,3})\b")
 
 _OPERATIONS: tuple[tuple[str, re.Pattern], ...] = (
+    ("sepia", re.compile(r"\bsepia(?![\s-]*free)")),
     ("grayscale", re.compile(r"\b(?:black\s*-?\s*(?:and|&|n)\s*-?\s*white|b\s*[&/]\s*w|gr[ae]y\s*-?\s*scale|monochrome|"
                              r"remove (?:the |all )?colou?rs?|no colou?rs?|colou?rless|"
                              r"desaturate (?:it )?(?:completely|fully))\b")),

@@ -36,8 +36,8 @@ STEP_LABELS = {
 }
 
 EDIT_LABELS = {"rotate": "Rotate", "flip": "Flip", "crop": "Crop", "resize": "Resize", "brightness": "Brightness",
-               "contrast": "Contrast", "saturation": "Saturation", "grayscale": "Black and white", "blur": "Blur",
-               "sharpen": "Sharpen"}
+               "contrast": "Contrast", "saturation": "Saturation", "grayscale": "Black and white", "sepia": "Sepia",
+               "blur": "Blur", "sharpen": "Sharpen"}
 
 # "…, put it on white", "…and make it transparent": a background removal's replacement colour, not a step.
 _BACKGROUND_ONLY = re.compile(
