@@ -183,6 +183,15 @@ def test_without_the_network_a_pet_is_cut_from_its_detected_box(bg_settings, wit
     assert alpha[:40, 40:400][ears].mean() > 0.8 and alpha[60:240, :30][cheek].mean() > 0.6
 
 
+def test_the_segmentation_network_can_be_turned_off(bg_settings):
+    """GATEWAY_BACKGROUND_REMOVAL_SEGMENTER=off (a deployment that avoids the GPL-3.0 weights): the same photo is
+    cut from the detector's box, never by the network."""
+    from bench.quality_photos import photo
+
+    result = make_registry(bg_settings.replace(background_removal_segmenter="off")).run(request(photo("chelsea")))
+    assert result.metadata["method"] == "subject_box" and "segmentation network" not in result.message
+
+
 def test_a_person_in_profile_and_a_motorbike_in_a_garage(bg_settings):
     """dlib's frontal detector misses the cameraman's face in profile: his instance mask is the cut, and his
     coat at the left edge stays. The motorbike among the garage's clutter: IoU 0.58 with the frame seed."""

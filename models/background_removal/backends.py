@@ -155,6 +155,10 @@ class GrabCutBackend(Backend):
             return absent
         return BackendStatus(READY)
 
+    def _network(self) -> bool:
+        """Whether the segmentation network may be used (GATEWAY_BACKGROUND_REMOVAL_SEGMENTER=off: GrabCut only)."""
+        return (getattr(self.settings, "background_removal_segmenter", "") or "").lower() != "off"
+
     def load(self, device: str):
         import cv2  # noqa: F401 - paying the imports here keeps the first request's timing honest
 
@@ -164,7 +168,7 @@ class GrabCutBackend(Backend):
         if module_installed("dlib"):
             dlib_detector()  # ~0.1 s to build; paid at load (or warm-up), not by the first request
         segmenter = shared(InstanceSegmenter)
-        if segmenter.available():
+        if self._network() and segmenter.available():
             segmenter.load()  # 0.4 s from the cached ONNX file, ~4 s the first time (export with torch)
         return "grabcut"
 
@@ -173,7 +177,7 @@ class GrabCutBackend(Backend):
             from models.vision.segment import segment
 
             subject = params.get("subject") if params.get("subject") in ("person", "object") else None
-            result = segment(rgb, subject)
+            result = segment(rgb, subject, network=self._network())
             details = {"method": result.method, "faces": [[round(v, 1) for v in box] for box in result.faces],
                        "face_count": len(result.faces), "face_detector": result.detector}
             notes.extend(result.notes)

@@ -35,8 +35,9 @@ class Segmentation:
     notes: list = field(default_factory=list)
 
 
-def segment(rgb, subject: str | None = None) -> Segmentation:
-    """Soft alpha for an RGB uint8 array. `subject`: "person", "object" or None (decide by face detection)."""
+def segment(rgb, subject: str | None = None, network: bool = True) -> Segmentation:
+    """Soft alpha for an RGB uint8 array. `subject`: "person", "object" or None (decide by face detection);
+    `network` False leaves the segmentation network out (GrabCut seeds only)."""
     import cv2
 
     cv2.setNumThreads(1)
@@ -44,7 +45,8 @@ def segment(rgb, subject: str | None = None) -> Segmentation:
     if subject != "object":
         faces, detector = detect_faces(rgb)
     small, scale = work_image(rgb)
-    instances = subject_instances(rgb, INSTANCE_SUBJECTS - {"person"} if subject == "object" else INSTANCE_SUBJECTS)
+    kinds = INSTANCE_SUBJECTS - {"person"} if subject == "object" else INSTANCE_SUBJECTS
+    instances = subject_instances(rgb, kinds) if network else []
     if subject == "person" and not faces and not any(i.label == "person" for i in instances):
         notes.append("I could not find a person, so I separated the main subject from its surroundings instead")
     soft = instance_soft_mask(instances, small.shape[:2])
