@@ -30,7 +30,11 @@ def _registry(settings):
 
 
 def _request(image, text="upscale it", image_id="parent-sha", **params):
-    params = {**parse_upscale_params(text), **params}
+    """The request the pipeline builds: the router's extraction (the factor) with the capability's (the variant)."""
+    from pipeline.understand.params import extract_params
+
+    params = {**{k: v for k, v in extract_params(text, "upscale").items() if k == "scale"},
+              **parse_upscale_params(text), **params}
     return CapabilityRequest("upscale", text, params=params, images=[InputImage(image, image_id, role="attachment")])
 
 
@@ -53,7 +57,12 @@ def _degraded(photo: Image.Image, side: int, factor: int) -> tuple[Image.Image, 
     ("resize it to 1024x768 and upscale", {}),  # a size, not a factor
 ])
 def test_parse_params(text, expected):
-    assert parse_upscale_params(text) == expected
+    """The factor is read once, by the router's extraction (core/quantities.py); the capability adds the variant."""
+    from pipeline.understand.params import extract_params
+
+    merged = {**extract_params(text, "upscale"), **parse_upscale_params(text)}
+    assert {k: v for k, v in merged.items() if k in ("scale", "variant")} == expected
+    assert "scale" not in parse_upscale_params(text)  # one parser per fact
 
 
 def test_factor_defaults_clamps_and_refuses_above_the_pixel_limit():

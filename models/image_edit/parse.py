@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from core.quantities import pixel_size, rotation
+
 from models.image_edit.words import normalise
 
 OPERATIONS = ("rotate", "flip", "crop", "resize", "brightness", "contrast", "saturation", "grayscale", "sepia",
@@ -96,24 +98,9 @@ def _number(value: str) -> int | float:
 # --- rotate and flip -------------------------------------------------------------------------------------------
 
 def _rotate_args(clause: str) -> dict:
-    direction = "clockwise"
-    if re.search(r"\b(?:counter ?-?clockwise|anti ?-?clockwise|ccw|acw|left|leftwards?)\b", clause):
-        direction = "counterclockwise"
-    degrees = re.search(r"(-?)" + NUMBER + r" ?(?:degrees?|degs?|deg)\b", clause) or \
-        re.search(r"(?<![\w.])(-?)" + NUMBER + r"\b(?! ?(?:%|x\b|px|pixels?|times))", clause)
-    if degrees:
-        angle = _number(degrees.group(2))
-        if degrees.group(1) == "-":
-            direction = "counterclockwise" if direction == "clockwise" else "clockwise"
-    elif re.search(r"\bthree[- ]quarters?(?: of a)? turn|\b3 quarters? turn", clause):
-        angle = 270
-    elif re.search(r"\b(?:half turn|half a turn|upside down|180)\b", clause):
-        angle = 180
-    elif re.search(r"\b(?:full turn|full circle|all the way round)\b", clause):
-        angle = 360
-    else:  # "rotate it", "a quarter turn", "turn it sideways", "rotate left"
-        angle = 90
-    args = {"angle": angle, "direction": direction}
+    angle, direction = rotation(clause, clause=True)  # core/quantities.py: the one rotation parser
+    # "rotate it": a quarter turn, clockwise
+    args = {"angle": 90 if angle is None else angle, "direction": direction or "clockwise"}
     if re.search(r"\b(?:keep|same|preserve|without changing|don'?t change)(?: the)? (?:size|dimensions|canvas)\b|"
                  r"\b(?:no|without|don'?t) expand", clause):
         args["expand"] = False
@@ -194,9 +181,9 @@ _GROW = r"\b(?:enlarge\w*|increase\w*|bigger|larger|up\w*|grow|more|expand)\b"
 
 
 def _resize_args(clause: str) -> dict:
-    both = re.search(r"\b(\d+) ?(?:x|by|\*) ?(\d+)\b", clause)
+    both = pixel_size(clause)  # core/quantities.py: the one size parser
     if both:
-        return {"width": int(both.group(1)), "height": int(both.group(2))}
+        return {"width": both[0], "height": both[1]}
     width = re.search(r"\b(\d+) ?(?:px|pixels?)? ?(?:wide|width|across)\b", clause) or \
         re.search(r"\bwidth\W+(?:(?:of|to|is|at|should|be|becomes)\W+)*(\d+)", clause)
     height = re.search(r"\b(\d+) ?(?:px|pixels?)? ?(?:tall|high|height)\b", clause) or \

@@ -13,20 +13,10 @@ from __future__ import annotations
 
 import re
 
+from core.quantities import NUM as _NUM, SIZE as _SIZE, pixel_size, rotation, scale_factor, to_number
 from pipeline.understand.wordlists import COLOURS, IMAGE_NOUNS, NUMBER_WORDS, STYLE_TERMS, normalise
 
 # ---- numbers ------------------------------------------------------------------------------------------------
-_NUMBER_WORD_RE = "|".join(re.escape(w) for w in sorted(NUMBER_WORDS, key=len, reverse=True))
-_NUM = rf"(?:\d+|{_NUMBER_WORD_RE})"
-
-
-def to_number(token: str) -> int | None:
-    token = token.strip().lower()
-    if token.isdigit():
-        return int(token)
-    return NUMBER_WORDS.get(token)
-
-
 def _words_to_digits(text: str) -> str:
     """'thirty steps' → '30 steps', 'ninety degrees' → '90 degrees' (compound tens: 'forty five' → 45)."""
     def compound(m):
@@ -47,7 +37,6 @@ _COUNT = re.compile(rf"\b({_NUM})\s+(?:more\s+|different\s+|new\s+|distinct\s+|u
                     rf"alternative\s+|quick\s+|possible\s+|\w+\s+)?(?:{_IMAGE_NOUN})\b|\b({_NUM}) of (?:them|these|those)\b"
                     rf"|\b(?:batch|set|grid) of ({_NUM})\b|\bcount\s*[:=]\s*(\d+)|\bn\s*=\s*(\d+)\b"
                     rf"|\b({_NUM})\s+more\s+(?:just\s+)?(?:like|similar|of)\b")
-_SIZE = re.compile(r"\b(\d{1,5})\s*(?:x|\*|by)\s*(\d{1,5})(?:\s*(?:px|pixels))?\b")
 _WIDTH = re.compile(r"\b(?:width|w)\s*(?:[:=]|of|to)?\s*(\d{2,5})\b|\b(\d{2,5})\s*(?:px|pixels)?\s*(?:wide|width)\b")
 _HEIGHT = re.compile(r"\b(?:height|h)\s*(?:[:=]|of|to)?\s*(\d{2,5})\b|\b(\d{2,5})\s*(?:px|pixels)?\s*(?:tall|high|height)\b")
 _ASPECT = re.compile(r"\b(\d{1,2})\s*:\s*(\d{1,2})\b")
@@ -55,20 +44,7 @@ _SEED = re.compile(r"\bseed(?:ed)?\s*(?:[:=#]|number|no\.?|of|is|to|with|value)?
                    r"|\b(\d+)\s+as (?:the |a )?seed\b")
 _STEPS = re.compile(r"\b(\d+)\s*(?:sampling |inference |denoising |diffusion |generation )?steps?\b"
                     r"|\bsteps?\s*(?:[:=]|of|to|at)?\s*(\d+)\b")
-_SCALE_PATTERNS = (
-    re.compile(r"\b(\d+(?:\.\d+)?)\s*x\b(?!\s*\d)"),
-    re.compile(r"(?<![\w.])x\s*(\d+(?:\.\d+)?)\b"),
-    re.compile(rf"\b({_NUM})\s*times\b"),
-    re.compile(rf"\b(?:up-?scal\w*|scal\w*|enlarg\w*|resolution|increas\w*|magnif\w*|multipl\w*|size|bigger|larger)"
-               rf"(?: \w+){{0,4}}? by (?:a factor of |factor )?({_NUM})\b"),
-    re.compile(r"\bfactor (?:of )?(\d+)\b"),
-)
-_SCALE_WORDS = (("quadrupl", 4), ("quadruple", 4), ("tripl", 3), ("thrice", 3), ("twice", 2), ("doubl", 2))
 _PERCENT = re.compile(r"\b(\d{1,4})\s*(?:%|percent)")
-_DEGREES = re.compile(r"(-?\d{1,3})\s*(?:°|degrees?|deg)\b")
-_ROTATE_NUMBER = re.compile(r"\b(?:rotat\w*|turn|spin)\b(?:\s+(?:it|this|that|the \w+(?: \w+)?|them))?"
-                            r"(?:\s+(?:left|right|clockwise|counter-?clockwise|anti-?clockwise))?"
-                            r"\s*(?:by|to)?\s*(-?\d{1,3})\b")
 
 _OPERATIONS: tuple[tuple[str, re.Pattern], ...] = (
     ("sepia", re.compile(r"\bsepia(?![\s-]*free)")),
@@ -170,7 +146,7 @@ def extract_params(text: str, intent) -> dict:
     if count is not None:
         params["count"] = count
     if name in ("upscale", "image_edit", ""):
-        scale = _scale(sized, allow_fraction=name == "image_edit")
+        scale = scale_factor(sized, allow_fraction=name == "image_edit")
         if scale is not None:
             params["scale"] = scale
     if name in ("image_edit", ""):
@@ -208,7 +184,7 @@ def _sizes(lowered: str, params: dict) -> str:
     """Width/height from '1024x768' or 'width 640'; returns the text with the size phrases blanked out."""
     match = _SIZE.search(lowered)
     if match:
-        a, b = int(match.group(1)), int(match.group(2))
+        a, b = pixel_size(match.group(0))
         if a >= 32 and b >= 32:
             params["width"], params["height"] = a, b
             return lowered[:match.start()] + " " + lowered[match.end():]
@@ -261,27 +237,6 @@ def _count(lowered: str) -> int | None:
     return None
 
 
-def _scale(lowered: str, allow_fraction: bool = False) -> float | int | None:
-    for pattern in _SCALE_PATTERNS:
-        match = pattern.search(lowered)
-        if match:
-            raw = match.group(1)
-            value = float(raw) if re.fullmatch(r"\d+\.\d+", raw) else to_number(raw)
-            if value and value <= 16:
-                return int(value) if float(value).is_integer() else value
-    for stem, value in _SCALE_WORDS:
-        if re.search(rf"\b{stem}", lowered):
-            return value
-    match = _PERCENT.search(lowered)
-    if match and re.search(r"\b(?:bigger|larger|scale|size|enlarge|upscale|resize|smaller)\b", lowered):
-        percent = int(match.group(1))
-        if percent >= 100:
-            return round(percent / 100) if percent % 100 == 0 else percent / 100
-        if allow_fraction and percent > 0:
-            return percent / 100
-    return None
-
-
 def _edit(lowered: str, sized: str, params: dict) -> None:
     found = [(m.start(), op) for op, pattern in _OPERATIONS for m in [pattern.search(lowered)] if m]
     if not found:
@@ -289,13 +244,11 @@ def _edit(lowered: str, sized: str, params: dict) -> None:
     operation = min(found)[1]
     params["operation"] = operation
     if operation == "rotate":
-        angle = _angle(sized)
+        angle, direction = rotation(sized)
         if angle is not None:
-            params["angle"] = angle
-        if re.search(r"\b(?:left|counter-?clockwise|anti-?clockwise|ccw)\b", lowered):
-            params["direction"] = "counterclockwise"
-        elif re.search(r"\b(?:right|clockwise|cw)\b", lowered):
-            params["direction"] = "clockwise"
+            params["angle"] = abs(angle)
+        if direction is not None:
+            params["direction"] = direction
     elif operation == "flip":
         params["direction"] = "vertical" if re.search(r"\bvertical\w*|upside|top to bottom", lowered) else "horizontal"
     elif operation in ("brightness", "contrast", "saturation", "blur", "sharpen"):
@@ -309,17 +262,6 @@ def _edit(lowered: str, sized: str, params: dict) -> None:
         else:
             sign = -1 if _DECREASE.search(lowered) else 1
             params["factor"] = round(max(0.05, 1 + sign * amount), 2)
-
-
-def _angle(lowered: str) -> int | None:
-    match = _DEGREES.search(lowered) or _ROTATE_NUMBER.search(lowered)
-    if match:
-        return abs(int(match.group(1)))
-    if re.search(r"\bupside down|half (?:a )?turn|180\b", lowered):
-        return 180
-    if re.search(r"\bquarter turn|sideways|\b(?:left|right|clockwise|counter-?clockwise|anti-?clockwise)\b", lowered):
-        return 90
-    return None
 
 
 def _target(lowered: str) -> str | None:

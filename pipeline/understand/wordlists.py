@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from core.quantities import NUMBER_WORDS  # noqa: F401 - one list of number words, shared with the capabilities
+
 _SYMBOLS = {"×": "x", "°": " degrees ", "’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"}
 
 
@@ -67,15 +69,6 @@ STYLE_TERMS = (
     "hand drawn", "hand-drawn", "doodle", "storybook", "children's book", "fairy tale", "photorealistic",
     "hyperrealistic", "realistic", "cinematic", "digital art", "digital painting", "concept art", "matte painting",
 )
-
-NUMBER_WORDS = {
-    "zero": 0, "one": 1, "a single": 1, "single": 1, "two": 2, "a couple of": 2, "a couple": 2, "couple of": 2,
-    "a pair of": 2, "pair of": 2, "three": 3, "a few": 3, "few": 3, "several": 3, "four": 4, "five": 5,
-    "six": 6, "half a dozen": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
-    "a dozen": 12, "dozen": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "twenty": 20,
-    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
-    "hundred": 100, "one hundred": 100, "a hundred": 100,
-}
 
 # Things in the background that are erased one by one ("remove the background people"), not the background.
 BACKGROUND_OBJECTS = (
