@@ -2,7 +2,8 @@
 
 import pytest
 
-from pipeline.understand.params import clamp_params, extract_negative, extract_params
+from pipeline.understand.limits import clamp_params
+from pipeline.understand.params import extract_negative, extract_params
 
 # (intent, message, expected subset of the extracted parameters)
 CASES = [

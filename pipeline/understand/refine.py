@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass, field
 
 from core.errors import InvalidInput, NotFound
-from pipeline.understand.params import NEGATIVE_PHRASE, clamp_params, extract_negative
+from pipeline.understand.limits import clamp_params
+from pipeline.understand.params import NEGATIVE_PHRASE, extract_negative
 from pipeline.understand.presets import DEFAULT_NEGATIVE, DEFAULT_QUALITY, PRESETS
 
 log = logging.getLogger(__name__)
