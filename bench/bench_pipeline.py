@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import statistics
 import sys
@@ -39,22 +38,14 @@ def row(name, values_ms, extra=""):
 
 
 def build(data_dir: Path):
+    """The pipeline as the app builds it (pipeline/assemble.py), on a data folder of its own."""
     from core.settings import Settings
     from models.cache import ModelCache
-    from models.registry import build_registry
-    from pipeline.understand.presets import seed_templates
-    from pipeline.run.process import Pipeline
-    from pipeline.understand.refine import Refiner
-    from pipeline.understand.router import Router
-    from pipeline.store import Store
+    from pipeline.assemble import assemble
 
-    settings = Settings.from_env({}, data_dir=data_dir)
-    store = Store(settings.db_path, settings.images_dir)
-    seed_templates(store)
-    registry = build_registry(settings, ModelCache(2**30))
-    router = Router(settings, registry)
-    router.warm()
-    return Pipeline(settings, store, registry, router, Refiner(store)), store
+    parts = assemble(Settings.from_env({}, data_dir=data_dir), "front", cache=ModelCache(2**30))
+    parts.router.warm()
+    return parts.pipeline, parts.store
 
 
 def bench_pipeline(n: int, photo_png: bytes):

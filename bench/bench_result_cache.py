@@ -39,21 +39,14 @@ def main() -> int:
     from skimage import data
 
     from core.settings import Settings
-    from models.cache import model_cache_for
-    from models.registry import build_registry
+    from pipeline.assemble import assemble
     from pipeline.boundary.identity import owner_from_token
-    from pipeline.run.process import Pipeline
-    from pipeline.understand.refine import Refiner
-    from pipeline.understand.router import Router
-    from pipeline.store import Store
 
     folder = Path(tempfile.mkdtemp(prefix="bench-result-cache-"))
     settings = Settings.from_env({}, data_dir=folder / "data", style_threads=1)
-    store = Store(settings.db_path, settings.images_dir)
-    registry = build_registry(settings, model_cache_for(settings))
-    router = Router(settings, registry)
-    router.warm()
-    pipe = Pipeline(settings, store, registry, router, Refiner(store))
+    parts = assemble(settings, "front")  # the parts as the app builds them
+    store, pipe = parts.store, parts.pipeline
+    parts.router.warm()
     owner = owner_from_token("bench-owner-token", settings.owner_secret)
     photo = Image.fromarray(data.astronaut()).resize((512, 512))
     buffer = io.BytesIO()

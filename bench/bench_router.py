@@ -70,12 +70,10 @@ def main() -> int:
     args = parser.parse_args()
     from core.settings import Settings
     from models.cache import ModelCache
-    from models.registry import build_registry
+    from pipeline.assemble import assemble
     from pipeline.understand.classify import ClassifyContext
-    from pipeline.understand.router import Router
 
-    settings = Settings.from_env()
-    router = Router(settings, build_registry(settings, ModelCache(2**30)))
+    router = assemble(Settings.from_env(), "router", cache=ModelCache(2**30)).router
     started = time.perf_counter()
     router.warm()
     print(f"router ready in {time.perf_counter() - started:.1f} s: {router.describe()['classifier']}; "

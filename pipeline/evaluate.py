@@ -72,20 +72,11 @@ def _same_grey(value: str, gold) -> bool:
 
 
 def build_router():
-    """The Router as the app builds it: settings from the environment, the registry with every capability."""
+    """The Router as the app builds it (pipeline/assemble.py): settings from the environment, every capability."""
     from core.settings import Settings
-    from models.cache import model_cache_for
-    from models.registry import build_registry
-    from pipeline.understand.router import Router
+    from pipeline.assemble import assemble
 
-    settings = Settings.from_env()
-    try:
-        registry = build_registry(settings, model_cache_for(settings))
-    except (ImportError, ValueError) as exc:  # a capability package not there yet: generic parameters only
-        print(f"note: capability registry unavailable ({exc}); using the generic parameter parser only",
-              file=sys.stderr)
-        registry = None
-    return Router(settings, registry)
+    return assemble(Settings.from_env(), "router").router
 
 
 def _one_thread() -> None:
