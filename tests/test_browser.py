@@ -317,3 +317,19 @@ def test_after_a_two_step_plan_a_chip_acts_on_the_final_image(browser_page, phot
     import json
 
     assert json.loads(recipe)["parent_ids"] == [plan_images[-1]], (labels[target], recipe)
+
+
+def test_the_same_file_can_be_attached_again_after_a_send_and_after_removing_it(browser_page, photo):
+    server, page = browser_page
+    page.goto(server.url, wait_until="load")
+    page.wait_for_selector("#msg textarea")
+    page.click("#new-chat")
+    send(page, "make it black and white", attach_path=photo)
+    bot_images(page).first.wait_for()
+    attach(page, photo)  # the same file again, right after the send
+    thumbnails = page.locator("#msg img, #msg .thumbnail-item")
+    assert thumbnails.count() >= 1
+    page.locator("#msg .thumbnail-item button, #msg button[aria-label*='emove'], #msg .delete-button").first.click()
+    page.wait_for_function("!document.querySelector('#msg img')", timeout=10_000)
+    attach(page, photo)  # and once more after removing it
+    assert page.locator("#msg img, #msg .thumbnail-item").count() >= 1

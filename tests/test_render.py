@@ -74,3 +74,25 @@ def test_message_text_renders_inert(text):
 def test_inert_keeps_the_servers_code_spans():
     assert inert("Run `pip install x[y]` then") == "Run `pip install x[y]` then"
     assert inert("a [b]") == "a \\[b\\]"
+
+
+def test_the_operator_fold_keeps_a_fix_that_already_marks_its_code():
+    """A fix written as prose with `code` in it is not wrapped in backticks again (that swapped code and text)."""
+    from ui.render import operator_part
+
+    error = {"code": "capability_unavailable", "message": "Image generation isn't set up on this server yet.",
+             "fixes": ["Run `python -m models.download image_generation` once", "pip install diffusers"]}
+    part = operator_part({"error": error})
+    assert "- Run `python -m models.download image_generation` once" in part
+    assert "- `pip install diffusers`" in part and "``" not in part
+
+
+def test_two_chats_with_the_same_words_are_told_apart_by_their_time():
+    from ui.handlers import session_label
+
+    noon, evening = 1_796_558_400.0, 1_796_558_400.0 + 7 * 3600  # the same day
+    first = session_label("Remove the background", 2, noon, now=evening)
+    second = session_label("Remove the background", 2, evening, now=evening)
+    assert first != second and first.startswith("Remove the background · 2 messages · ")
+    older = session_label("Remove the background", 2, noon - 3 * 86400, now=evening)
+    assert older.split(" · ")[-1][0].isdigit() and ":" not in older.split(" · ")[-1]  # a date, not a time

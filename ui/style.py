@@ -38,8 +38,13 @@ _CLOSE_SIDEBAR_IF_NARROW = ("if (window.innerWidth < 768) { const s = document.q
                             " if (s && s.classList.contains('open')) s.querySelector('.toggle-button')?.click(); }")
 # Gradio scopes the `css` of launch() inside the app's content; the page margins around it need a plain style.
 _PAGE_STYLE = "@media (max-width: 767px) { .gradio-container .main.fillable.app { padding: 4px 6px !important; } }"
+# A file input keeps the name of the last file picked, and picking the same file again fires no change: empty it
+# once the upload has read it, so the same photo can be attached again after a send or after removing it.
+_FORGET_PICKED_FILE = ("document.addEventListener('change', (e) => { const t = e.target;"
+                       " if (t && t.matches && t.matches('#msg input[type=file]')) setTimeout(() => { t.value = ''; }, 0);"
+                       " }, true);")
 PAGE_JS = ("() => { const s = document.createElement('style'); s.textContent = " + repr(_PAGE_STYLE) + ";"
-           " document.head.appendChild(s); " + _CLOSE_SIDEBAR_IF_NARROW + " }")
+           " document.head.appendChild(s); " + _FORGET_PICKED_FILE + " " + _CLOSE_SIDEBAR_IF_NARROW + " }")
 CLOSE_SIDEBAR_PASS_JS = "(...args) => { " + _CLOSE_SIDEBAR_IF_NARROW + " return args; }"  # several inputs
 CLOSE_SIDEBAR_PASS_ONE_JS = "(value) => { " + _CLOSE_SIDEBAR_IF_NARROW + " return value; }"  # one input
 # Bring the brush into view once it has been drawn (after the update that opened it).
