@@ -70,3 +70,24 @@ def test_generation_gets_the_latest_for_variations_and_chat_gets_none():
     assert [i.image_id for i in resolve_inputs([], Row("l"), GEN, load_stored)] == ["l"]
     assert resolve_inputs([], None, GEN, load_stored) == []
     assert resolve_inputs([attachment("a")], Row("l"), CHAT, load_stored) == []
+
+
+def test_lookups_that_find_nothing_are_throttled_per_client(settings, monkeypatch):
+    """Guessing owner tokens or ids is slowed down: after 30 empty lookups in a minute a client is refused
+    (rate_limited, with when to try again); another client is not affected, and real use rarely misses."""
+    from types import SimpleNamespace
+
+    from tests.pipeline_util import make_pipeline
+    from ui.handlers import Handlers
+
+    pipe, store = make_pipeline(settings.replace(owner_secret="throttle-secret"))
+    handlers = Handlers(pipe.settings, pipe, store, pipe.registry, pipe.router)
+    guesser = SimpleNamespace(client=SimpleNamespace(host="203.0.113.7"), headers={}, username=None)
+    other = SimpleNamespace(client=SimpleNamespace(host="198.51.100.2"), headers={}, username=None)
+    for n in range(30):
+        assert handlers.api_list_sessions(f"guessed-token-{n:06d}-xx", guesser) == []
+    refused = handlers.api_list_sessions("guessed-token-final-xx", guesser)
+    assert refused["error"]["code"] == "rate_limited" and refused["error"]["retry_after_s"] >= 1
+    assert handlers.api_get_session("a" * 32, "guessed-token-final-xx", guesser)["error"]["code"] == "rate_limited"
+    assert handlers.api_list_sessions("someone-elses-token-1234", other) == []  # another client still answered
+    store.close()
